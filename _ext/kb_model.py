@@ -1,0 +1,147 @@
+"""The information model, read from ubproject.toml: checks the site vocabulary at start-up
+and renders the model page (``.. kb-model::``) from the same file sphinx-needs reads, so the
+page can never disagree with the build."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from docutils import nodes
+from docutils.statemachine import StringList
+from sphinx.application import Sphinx
+from sphinx.errors import ConfigError
+from sphinx.util.docutils import SphinxDirective
+
+
+def load_model(confdir: str | Path) -> dict:
+    with open(Path(confdir) / "ubproject.toml", "rb") as f:
+        return tomllib.load(f)
+
+
+def tag_vocabulary(model: dict) -> list[str]:
+    return list(model["needs"]["fields"]["tags"]["schema"]["items"]["enum"])
+
+
+def check_vocabulary(app: Sphinx, config) -> None:
+    """Every tag of the enum has a meaning in [kb.tags] and the reverse."""
+    model = load_model(app.confdir)
+    enum, meanings = set(tag_vocabulary(model)), set(model.get("kb", {}).get("tags", {}))
+    if enum != meanings:
+        raise ConfigError(
+            "ubproject.toml: the tags of [needs.fields.tags] and [kb.tags] differ: "
+            f"without a meaning: {sorted(enum - meanings)}; not in the vocabulary: "
+            f"{sorted(meanings - enum)}. Add or remove the tag in both tables."
+        )
+    coverage = model.get("kb", {}).get("coverage", {})
+    types = set(model["needs"]["types"])
+    if not set(coverage.values()) <= types:
+        raise ConfigError(f"ubproject.toml [kb.coverage] names unknown need types: {coverage}")
+
+
+def _enum(schema: dict | None) -> list[str]:
+    if not schema:
+        return []
+    return list(schema.get("enum") or schema.get("items", {}).get("enum") or [])
+
+
+def _schema_text(schema: dict | None) -> str:
+    if not schema:
+        return ""
+    parts = []
+    if values := _enum(schema):
+        parts.append("one of " if schema.get("type") != "array" else "list of ")
+        parts[-1] += ", ".join(f"``{v}``" for v in values)
+    elif "pattern" in schema:
+        parts.append(f"matches ``{schema['pattern']}``")
+    elif schema.get("type"):
+        parts.append(schema["type"])
+    return "; ".join(parts)
+
+
+def model_rst(model: dict) -> list[str]:
+    needs = model["needs"]
+    types, links, fields = needs["types"], needs.get("links", {}), needs.get("fields", {})
+    out: list[str] = []
+
+    def table(title: str, header: list[str], rows: list[list[str]], widths: str = "auto") -> None:
+        out.extend([f".. list-table:: {title}", "   :header-rows: 1", f"   :widths: {widths}", ""])
+        for row in [header, *rows]:
+            out.append(f"   * - {row[0] or ' '}")
+            out.extend(f"     - {cell or ' '}" for cell in row[1:])
+        out.append("")
+
+    def required_of(type_name: str) -> tuple[list[str], list[str]]:
+        decl = types[type_name]
+        req_fields = [
+            f"``{name}``" for name, d in decl.get("fields", {}).items() if d.get("nullable") is False
+        ]
+        req_links = []
+        for name, d in decl.get("links", {}).items():
+            s = d.get("schema", {})
+            n = f"``{name}``"
+            if s.get("maxItems") == 1 and s.get("minItems") == 1:
+                n += " (exactly one)"
+            elif s.get("minItems"):
+                n += f" (at least {s['minItems']})"
+            req_links.append(n)
+        return req_fields, req_links
+
+    rows = []
+    for name, decl in types.items():
+        req_fields, req_links = required_of(name)
+        rows.append([f"``{name}``", decl["title"], f"``{decl['prefix']}``",
+                     ", ".join(req_fields), ", ".join(req_links)])
+    table("Need types", ["Directive", "Is", "ID prefix", "Required fields", "Required links"], rows)
+
+    rows = [[f"``{name}``", d.get("description", ""), f"{d.get('outgoing', name)} / {d.get('incoming', '')}",
+             ", ".join(f"``{t}``" for t in d.get("target_types", []))]
+            for name, d in links.items()]
+    table("Link types", ["Option", "Meaning", "Shown as (outgoing / incoming)", "May point to"], rows)
+
+    rows = []
+    for name, d in fields.items():
+        if name == "tags":
+            continue
+        kind = "derived from links" if "derive" in d else _schema_text(d.get("schema"))
+        rows.append([f"``{name}``", d.get("description", ""), kind])
+    table("Fields", ["Option", "Meaning", "Values"], rows, "20 50 30")
+
+    meanings = model.get("kb", {}).get("tags", {})
+    rows = [[f"``{tag}``", meanings.get(tag, "")]
+            for tag in tag_vocabulary(model)]
+    table("Tags (controlled vocabulary)", ["Tag", "Meaning"], rows, "20 80")
+
+    rows = [[f"``{s.get('id', '')}``", s.get("message", "")]
+            for s in needs.get("schema_definitions", {}).get("schemas", [])]
+    table("Checks the build enforces besides field values and link targets", ["Rule", "What it demands"], rows, "25 75")
+    return out
+
+
+class ModelDirective(SphinxDirective):
+    """``.. kb-model::`` renders the information model tables from ubproject.toml."""
+
+    has_content = False
+
+    def run(self) -> list[nodes.Node]:
+        path = Path(self.env.app.confdir) / "ubproject.toml"
+        self.env.note_dependency(str(path))
+        container = nodes.container(classes=["kb-model"])
+        lines = model_rst(load_model(self.env.app.confdir))
+        self.state.nested_parse(StringList(lines, source=str(path)), self.content_offset, container)
+        return [container]
+
+
+class IdSchemeDirective(SphinxDirective):
+    """``.. kb-id-regex::`` shows the ID regex sphinx-needs enforces."""
+
+    def run(self) -> list[nodes.Node]:
+        regex = load_model(self.env.app.confdir)["needs"]["id_regex"]
+        return [nodes.literal_block(regex, regex)]
+
+
+def setup(app: Sphinx) -> dict:
+    app.connect("config-inited", check_vocabulary)
+    app.add_directive("kb-model", ModelDirective)
+    app.add_directive("kb-id-regex", IdSchemeDirective)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}

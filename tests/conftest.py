@@ -1,0 +1,76 @@
+"""Build the site once per test session; tests read its outputs (needs.json, HTML).
+
+Small fixture projects under tests/fixtures/ are built with the real model: the fixture's
+pages are copied beside the project's conf.py, ubproject.toml and _ext/."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = Path(__file__).parent / "fixtures"
+SPHINX = [sys.executable, "-m", "sphinx"]
+STRICT = ["-W", "--keep-going", "-n"]
+
+
+@dataclass
+class Build:
+    srcdir: Path
+    outdir: Path
+    returncode: int
+    output: str
+
+    @property
+    def needs_json(self) -> dict:
+        return json.loads((self.outdir / "needs.json").read_text(encoding="utf-8"))
+
+    @property
+    def needs(self) -> dict[str, dict]:
+        data = self.needs_json
+        return data["versions"][data["current_version"]]["needs"]
+
+    def html(self, page: str) -> str:
+        return (self.outdir / page).read_text(encoding="utf-8")
+
+
+def sphinx_build(srcdir: Path, outdir: Path, *extra: str) -> Build:
+    proc = subprocess.run(
+        [*SPHINX, "-b", "html", *STRICT, *extra, str(srcdir), str(outdir)],
+        capture_output=True, text=True, cwd=srcdir,
+    )
+    return Build(srcdir, outdir, proc.returncode, proc.stdout + proc.stderr)
+
+
+def build_fixture(name: str, tmp_path: Path) -> Build:
+    """Build tests/fixtures/<name> with the project's real configuration and model."""
+    src = tmp_path / "src"
+    shutil.copytree(FIXTURES / name, src)
+    for f in ("conf.py", "ubproject.toml"):
+        shutil.copy(ROOT / f, src / f)
+    shutil.copytree(ROOT / "_ext", src / "_ext", ignore=shutil.ignore_patterns("__pycache__"))
+    (src / "_static").mkdir(exist_ok=True)
+    return sphinx_build(src, tmp_path / "html")
+
+
+@pytest.fixture(scope="session")
+def site() -> Build:
+    """The real site, built once with warnings as errors."""
+    build = sphinx_build(ROOT, ROOT / "_build" / "test" / "html", "-E")
+    assert build.returncode == 0, f"the site does not build:\n{build.output[-6000:]}"
+    return build
+
+
+@pytest.fixture(scope="session")
+def needs(site: Build) -> dict[str, dict]:
+    return site.needs
+
+
+def of_type(needs: dict[str, dict], kind: str) -> dict[str, dict]:
+    return {k: v for k, v in needs.items() if v["type"] == kind}

@@ -20,6 +20,8 @@ extensions = [
     "sphinx_needs",
     "sphinx.ext.graphviz",
     "kb_model",
+    "kb_coverage",
+    "kb_checks",
 ]
 
 needs_from_toml = "ubproject.toml"

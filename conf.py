@@ -22,13 +22,14 @@ extensions = [
     "kb_model",
     "kb_coverage",
     "kb_checks",
+    "kb_review",
 ]
 
 needs_from_toml = "ubproject.toml"
 
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 myst_enable_extensions = ["colon_fence", "deflist"]
-exclude_patterns = ["_build", ".venv", "tests", "README.md", ".ci", ".github", "examples"]
+exclude_patterns = ["_build", ".venv", ".pytest_cache", "tests", "tools", "README.md", ".ci", ".github", "examples"]
 
 nitpicky = True
 html_theme = "furo"

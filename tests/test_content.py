@@ -104,7 +104,7 @@ def test_every_subsection_has_requirements(section, reqs):
 
 def tab_panels(html: str) -> list[tuple[str, str]]:
     """(label, panel HTML) of each sphinx-design tab of the first tab-set, in order."""
-    labels = re.findall(r'<label class="sd-tab-label"[^>]*>\s*(.*?)\s*</label>', html, re.S)
+    labels = re.findall(r'<label [^>]*class="sd-tab-label"[^>]*>\s*(.*?)\s*</label>', html, re.S)
     panels = re.split(r'<div class="sd-tab-content[^"]*"[^>]*>', html)[1:]
     return list(zip([re.sub(r"<[^>]+>", "", l).strip() for l in labels], panels))
 

@@ -28,14 +28,14 @@ def test_every_id_matches_the_scheme(needs):
 
 
 def test_model_page_is_generated_from_the_model(site):
-    page = site.html("requirements/model.html")
+    page = site.html("requirements/model.html").replace("\u2018", "'").replace("\u2019", "'")
     for name, decl in MODEL["needs"]["types"].items():
         assert f"<code class=\"docutils literal notranslate\"><span class=\"pre\">{name}</span></code>" in page
         assert decl["title"] in page
     for tag in MODEL["kb"]["tags"]:
         assert f"<span class=\"pre\">{tag}</span>" in page
     for rule in MODEL["needs"]["schema_definitions"]["schemas"]:
-        assert rule["message"].replace("'", "&#8217;")[:40] in page or rule["message"][:40] in page
+        assert rule["message"] in page
 
 
 def test_contributing_guide_is_a_myst_page(site):

@@ -11,13 +11,14 @@ BUILDDIR    := _build
 STAMP       := $(VENV)/.installed-$(shell sha256sum requirements.lock 2>/dev/null | cut -c1-16)
 
 .DEFAULT_GOAL := help
-.PHONY: help venv html test serve clean lock system-deps
+.PHONY: help venv html test serve clean lock system-deps review-links
 
 help:
 	@echo "Targets:"
 	@echo "  html         build the site into $(BUILDDIR)/html (warnings are errors)"
 	@echo "  test         build once and run every test (pytest, tests/)"
 	@echo "  serve        live preview with sphinx-autobuild at http://127.0.0.1:8000"
+	@echo "  review-links record every design/test/post-market link as reviewed (after a review)"
 	@echo "  clean        remove $(BUILDDIR)"
 	@echo "  venv         create or update $(VENV) from requirements.lock (hash-checked)"
 	@echo "  lock         regenerate requirements.lock from requirements.in (maintainers)"
@@ -43,6 +44,9 @@ test: venv system-deps
 serve: venv system-deps
 	$(VENV)/bin/sphinx-autobuild -b html $(SPHINXOPTS) --host 127.0.0.1 --port 8000 \
 		--ignore "$(BUILDDIR)/*" --ignore "$(VENV)/*" --ignore "tests/*" . $(BUILDDIR)/html
+
+review-links: html
+	$(VENVPY) tools/review-links $(BUILDDIR)/html/needs.json
 
 clean:
 	rm -rf $(BUILDDIR)

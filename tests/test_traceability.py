@@ -102,3 +102,38 @@ def test_uncovered_requirement_fails_the_build_naming_it(tmp_path):
     assert "coverage-design" in build.output and "fix: link a design control" in build.output
     assert "DC_FIXTURE_UNTESTED" in build.output and "design-verified" in build.output
     assert "Need 'REQ_FIXTURE_JUSTIFIED' has schema violations" not in build.output
+
+
+def test_changed_requirement_flags_its_links_until_reviewed(tmp_path):
+    """Editing a requirement after its links were reviewed marks them suspect; recording the
+    review with tools/review-links clears the flag."""
+    import shutil
+    import subprocess
+    import sys
+
+    first = build_fixture("suspect-link", tmp_path / "a")
+    assert first.returncode == 0, first.output
+    assert first.needs["REQ_FIXTURE_CHANGING"]["suspect_from"] == ["DC_FIXTURE_01"]  # never reviewed
+
+    src = first.srcdir
+    (src / "requirements").mkdir()
+    shutil.copytree(ROOT / "tools", src / "tools")
+    subprocess.run([sys.executable, str(src / "tools" / "review-links"), str(first.outdir / "needs.json")],
+                   check=True, capture_output=True, cwd=src)
+    reviewed = build_fixture_again(src, tmp_path / "b")
+    assert reviewed.needs["REQ_FIXTURE_CHANGING"]["suspect_from"] is None
+    assert reviewed.needs["DC_FIXTURE_01"]["suspect_links"] is None
+
+    page = src / "index.rst"
+    page.write_text(page.read_text().replace("Original statement", "Changed statement"))
+    changed = build_fixture_again(src, tmp_path / "c")
+    assert changed.needs["REQ_FIXTURE_CHANGING"]["suspect_from"] == ["DC_FIXTURE_01"]
+    assert changed.needs["DC_FIXTURE_01"]["suspect_links"] == ["REQ_FIXTURE_CHANGING"]
+    assert changed.needs["VT_FIXTURE_01"]["suspect_links"] is None  # the design did not change
+
+
+def build_fixture_again(src, out):
+    from conftest import sphinx_build
+    build = sphinx_build(src, out, "-E")
+    assert build.returncode == 0, build.output
+    return build

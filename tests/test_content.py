@@ -166,3 +166,14 @@ def test_requirements_link_glossary_terms(site):
     pages = list((site.outdir / "requirements" / "imdrf-n60").glob("*.html"))
     links = sum(p.read_text(encoding="utf-8").count('glossary.html#term-') for p in pages)
     assert links >= 40
+
+
+def test_n60_tables_list_their_requirements(site, reqs):
+    """Table 1 on the 5.1 page and Tables 2 and 3 on the 6.4 page name their requirements."""
+    html = site.html("requirements/imdrf-n60/s05-1-security-architecture.html")
+    table1 = html.split("N60 Table 1 - Select design principles")[1].split("</table>")[0]
+    rows = {i for i, n in reqs.items() if n["digest"].startswith("N60-5.1-T1-")}
+    assert len(rows) == 15 and all(f"#{i}" in table1 for i in rows)
+    html = site.html("requirements/imdrf-n60/s06-4-remediation.html")
+    for table, req in (("N60 Table 2 \u2013", "REQ_N60_6_4_2_04"), ("N60 Table 3 \u2013", "REQ_N60_6_4_3_04")):
+        assert f"#{req}" in html.split(table)[1].split("</table>")[0]

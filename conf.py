@@ -35,6 +35,9 @@ nitpicky = True
 html_theme = "furo"
 html_title = "IMDRF Cybersecurity KB"
 html_static_path = ["_static"]
+# Printing: landscape pages, table headers repeated, every row of a paged needtable.
+html_css_files = [("print.css", {"media": "print"})]
+html_js_files = ["print.js"]
 html_last_updated_fmt = None
 html_show_sourcelink = False
 graphviz_output_format = "svg"

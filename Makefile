@@ -11,11 +11,14 @@ BUILDDIR    := _build
 STAMP       := $(VENV)/.installed-$(shell sha256sum requirements.lock 2>/dev/null | cut -c1-16)
 
 .DEFAULT_GOAL := help
-.PHONY: help venv html test serve clean lock system-deps review-links
+.PHONY: help venv html export test serve clean lock system-deps review-links
 
 help:
 	@echo "Targets:"
 	@echo "  html         build the site into $(BUILDDIR)/html (warnings are errors)"
+	@echo "  export       build, then write the audit exports into $(BUILDDIR)/export (XLSX, CSV,"
+	@echo "               ReqIF, needs.json, SBOM, SHA256SUMS); select needs with FILTER=\"'x' in tags\","
+	@echo "               TAG=, STAKEHOLDER=, PHASE=; link IDs to BASE_URL= (default: ../html/)"
 	@echo "  test         build once and run every test (pytest, tests/)"
 	@echo "  serve        live preview with sphinx-autobuild at http://127.0.0.1:8000"
 	@echo "  review-links record every design/test/post-market link as reviewed (after a review)"
@@ -37,6 +40,14 @@ system-deps:
 
 html: venv system-deps
 	$(SPHINXBUILD) -b html $(SPHINXOPTS) . $(BUILDDIR)/html
+
+# The selection variables reach the recipe through the environment (make exports variables
+# given on its command line), so quotes inside a filter need no escaping here.
+export: html
+	$(VENVPY) _ext/kb_export.py $(BUILDDIR)/html/needs.json -o $(BUILDDIR)/export \
+		--base-url "$${BASE_URL:-$${KB_BASE_URL:-../html/}}" \
+		$${FILTER:+--filter "$$FILTER"} $${TAG:+--tag "$$TAG"} \
+		$${STAKEHOLDER:+--stakeholder "$$STAKEHOLDER"} $${PHASE:+--phase "$$PHASE"}
 
 test: venv system-deps
 	$(VENVPY) -m pytest tests

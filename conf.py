@@ -23,6 +23,7 @@ extensions = [
     "kb_coverage",
     "kb_checks",
     "kb_review",
+    "kb_export_site",
 ]
 
 needs_from_toml = "ubproject.toml"
@@ -35,7 +36,12 @@ nitpicky = True
 html_theme = "furo"
 html_title = "IMDRF Cybersecurity KB"
 html_static_path = ["_static"]
-html_css_files = ["kb.css"]
+# Printing: landscape pages, table headers repeated, every row of a paged needtable.
+html_css_files = ["kb.css", ("print.css", {"media": "print"})]
+html_js_files = ["print.js"]
+# Where the site is published (CI sets KB_BASE_URL): the audit exports link every ID there,
+# and pages get canonical links. Empty: the exports link relative to the site's export/.
+html_baseurl = os.environ.get("KB_BASE_URL", "")
 html_last_updated_fmt = None
 html_show_sourcelink = False
 graphviz_output_format = "svg"

@@ -1,0 +1,101 @@
+"""The audit exports on the published site: every HTML build writes them into ``export/``
+of the output, and ``.. kb-export-downloads::`` lists them with links.
+
+The export runs on the needs.json sphinx-needs has just written (at build-finished, after
+sphinx-needs' own handler), through the same code as the command line, so the site offers
+exactly what ``make export`` gives. The download list is made from the same file plan as
+the export, and the build fails if a listed file was not written: the links cannot break.
+Hyperlinks inside the files point to ``html_baseurl`` when it is set (conf.py reads it from
+KB_BASE_URL), else relative to ``export/``, which works where the site is unpacked."""
+
+from __future__ import annotations
+
+import posixpath
+import time
+from pathlib import Path
+
+from docutils import nodes
+from sphinx.application import Sphinx
+from sphinx.errors import ExtensionError
+from sphinx.util import logging
+from sphinx.util.docutils import SphinxDirective
+from sphinx_needs.data import SphinxNeedsData
+
+from kb_export import FILES, export
+from kb_export_needs import ExportError, types_of
+from kb_export_tables import plan
+
+EXPORT_DIR = "export"
+logger = logging.getLogger(__name__)
+
+
+class export_downloads(nodes.General, nodes.Element):
+    pass
+
+
+class ExportDownloadsDirective(SphinxDirective):
+    """``.. kb-export-downloads::`` a list of the export files with links; filled in when
+    the builder, and so the page's URL, is known."""
+
+    def run(self) -> list[nodes.Node]:
+        return [export_downloads()]
+
+
+def site_types(app: Sphinx) -> dict[str, str]:
+    return types_of(SphinxNeedsData(app.env).get_needs_view().values())
+
+
+def expected_files(app: Sphinx) -> dict[str, str]:
+    """File name -> what it holds, for the download list."""
+    files = dict(list(FILES.items())[:2])
+    for _, _, title, csv_name in plan(site_types(app)):
+        files[csv_name] = f"{title} as CSV (RFC 4180, UTF-8)"
+    files.update(list(FILES.items())[2:])
+    return files
+
+
+def fill_downloads(app: Sphinx, doctree: nodes.document, docname: str) -> None:
+    placeholders = list(doctree.findall(export_downloads))
+    if not placeholders:
+        return
+    page_dir = posixpath.dirname(app.builder.get_target_uri(docname))
+    items = nodes.bullet_list()
+    for name, holds in expected_files(app).items():
+        href = posixpath.relpath(f"{EXPORT_DIR}/{name}", page_dir or ".")
+        para = nodes.paragraph()
+        para += nodes.reference("", "", nodes.literal(text=name), refuri=href, classes=["kb-download"])
+        para += nodes.Text(f": {holds}")
+        items += nodes.list_item("", para)
+    for node in placeholders:
+        node.replace_self(items.deepcopy())
+
+
+def export_site(app: Sphinx, exception: Exception | None) -> None:
+    if exception is not None or app.builder.format != "html":
+        return
+    outdir = Path(app.outdir)
+    needs_json = outdir / "needs.json"
+    if not needs_json.is_file():
+        raise ExtensionError("kb_export_site: no needs.json in the HTML output; set build_json = true "
+                             "under [needs] in ubproject.toml")
+    base = app.config.html_baseurl
+    base_url = (base.rstrip("/") + "/") if base else "../"  # export/ sits one level below the pages
+    start = time.perf_counter()
+    try:
+        manifest = export(needs_json, outdir / EXPORT_DIR, base_url=base_url, source_dir=app.srcdir)
+    except ExportError as e:
+        raise ExtensionError(f"kb_export_site: {e}") from None
+    missing = sorted(set(expected_files(app)) - {*manifest["files"], "manifest.json", "SHA256SUMS"})
+    if missing:
+        raise ExtensionError(f"kb_export_site: the downloads list names files the export did not write: {missing}")
+    logger.info(f"kb_export_site: wrote {EXPORT_DIR}/ ({len(manifest['files']) + 2} files) "
+                f"in {time.perf_counter() - start:.1f} s")
+
+
+def setup(app: Sphinx) -> dict:
+    app.add_node(export_downloads)
+    app.add_directive("kb-export-downloads", ExportDownloadsDirective)
+    app.connect("doctree-resolved", fill_downloads)
+    # after sphinx-needs' build-finished handler (priority 500) has written needs.json
+    app.connect("build-finished", export_site, priority=800)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -34,7 +34,6 @@ exclude_patterns = ["_build", ".venv", ".pytest_cache", "tests", "tools", "READM
 nitpicky = True
 html_theme = "furo"
 html_title = "IMDRF Cybersecurity KB"
-html_static_path = ["_static"]
 html_last_updated_fmt = None
 html_show_sourcelink = False
 graphviz_output_format = "svg"

@@ -55,7 +55,6 @@ def build_fixture(name: str, tmp_path: Path) -> Build:
     for f in ("conf.py", "ubproject.toml"):
         shutil.copy(ROOT / f, src / f)
     shutil.copytree(ROOT / "_ext", src / "_ext", ignore=shutil.ignore_patterns("__pycache__"))
-    (src / "_static").mkdir(exist_ok=True)
     return sphinx_build(src, tmp_path / "html")
 
 

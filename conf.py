@@ -23,12 +23,17 @@ extensions = [
     "kb_coverage",
     "kb_checks",
     "kb_review",
+    "kb_safe_links",
 ]
 
 needs_from_toml = "ubproject.toml"
 
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 myst_enable_extensions = ["colon_fence", "deflist"]
+# Raw HTML in Markdown would reach the page as live markup (a pasted <script> would run):
+# without these two markdown-it rules it is shown as text, as reStructuredText shows it.
+# docutils.conf turns off the raw directive of both.
+myst_disable_syntax = ["html_block", "html_inline"]
 exclude_patterns = ["_build", ".venv", ".pytest_cache", "tests", "tools", "README.md", ".ci", ".github", "examples"]
 
 nitpicky = True

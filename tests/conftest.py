@@ -52,7 +52,7 @@ def build_fixture(name: str, tmp_path: Path) -> Build:
     """Build tests/fixtures/<name> with the project's real configuration and model."""
     src = tmp_path / "src"
     shutil.copytree(FIXTURES / name, src)
-    for f in ("conf.py", "ubproject.toml"):
+    for f in ("conf.py", "ubproject.toml", "docutils.conf"):
         shutil.copy(ROOT / f, src / f)
     shutil.copytree(ROOT / "_ext", src / "_ext", ignore=shutil.ignore_patterns("__pycache__"))
     return sphinx_build(src, tmp_path / "html")

@@ -34,14 +34,15 @@ $(STAMP): requirements.lock
 system-deps:
 	@tools/require-program dot graphviz
 
+# The doctrees (pickled build state) go beside the site, so that _build/html is only the site.
 html: venv system-deps
-	$(SPHINXBUILD) -b html $(SPHINXOPTS) . $(BUILDDIR)/html
+	$(SPHINXBUILD) -b html $(SPHINXOPTS) -d $(BUILDDIR)/doctrees . $(BUILDDIR)/html
 
 test: venv system-deps
 	$(VENVPY) -m pytest tests
 
 serve: venv system-deps
-	$(VENV)/bin/sphinx-autobuild -b html $(SPHINXOPTS) --host 127.0.0.1 --port 8000 \
+	$(VENV)/bin/sphinx-autobuild -b html $(SPHINXOPTS) -d $(BUILDDIR)/doctrees --host 127.0.0.1 --port 8000 \
 		--ignore "$(BUILDDIR)/*" --ignore "$(VENV)/*" --ignore "tests/*" . $(BUILDDIR)/html
 
 clean:

@@ -23,6 +23,7 @@ extensions = [
     "kb_coverage",
     "kb_checks",
     "kb_review",
+    "kb_reproducible",
     "kb_safe_links",
 ]
 

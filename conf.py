@@ -25,6 +25,7 @@ extensions = [
     "kb_review",
     "kb_reproducible",
     "kb_safe_links",
+    "kb_programs",
 ]
 
 needs_from_toml = "ubproject.toml"

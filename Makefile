@@ -11,7 +11,7 @@ BUILDDIR    := _build
 STAMP       := $(VENV)/.installed-$(shell sha256sum requirements.lock 2>/dev/null | cut -c1-16)
 
 .DEFAULT_GOAL := help
-.PHONY: help venv html export test serve clean lock system-deps review-links
+.PHONY: help venv html export test audit serve clean lock system-deps review-links
 
 help:
 	@echo "Targets:"
@@ -20,6 +20,7 @@ help:
 	@echo "               ReqIF, needs.json, SBOM, SHA256SUMS); select needs with FILTER=\"'x' in tags\","
 	@echo "               TAG=, STAKEHOLDER=, PHASE=; link IDs to BASE_URL= (default: ../html/)"
 	@echo "  test         build once and run every test (pytest, tests/)"
+	@echo "  audit        check requirements.lock for known vulnerabilities (pip-audit; network)"
 	@echo "  serve        live preview with sphinx-autobuild at http://127.0.0.1:8000"
 	@echo "  review-links record every design/test/post-market link as reviewed (after a review)"
 	@echo "  clean        remove $(BUILDDIR)"
@@ -38,8 +39,9 @@ $(STAMP): requirements.lock
 system-deps:
 	@tools/require-program dot graphviz
 
+# The doctrees (pickled build state) go beside the site, so that _build/html is only the site.
 html: venv system-deps
-	$(SPHINXBUILD) -b html $(SPHINXOPTS) . $(BUILDDIR)/html
+	$(SPHINXBUILD) -b html $(SPHINXOPTS) -d $(BUILDDIR)/doctrees . $(BUILDDIR)/html
 
 # The selection variables reach the recipe through the environment (make exports variables
 # given on its command line), so quotes inside a filter need no escaping here.
@@ -52,8 +54,16 @@ export: html
 test: venv system-deps
 	$(VENVPY) -m pytest tests
 
+# Known vulnerabilities of every pinned package, from PyPI's vulnerability data (needs network;
+# not part of test). --disable-pip with --require-hashes reads the lock as it is and installs
+# nothing; --strict fails when a package could not be audited instead of skipping it, so an
+# audit that could not look anything up never reads as "no known vulnerabilities".
+audit: venv
+	$(VENV)/bin/pip-audit --requirement requirements.lock --require-hashes --disable-pip \
+		--strict --progress-spinner off --desc on
+
 serve: venv system-deps
-	$(VENV)/bin/sphinx-autobuild -b html $(SPHINXOPTS) --host 127.0.0.1 --port 8000 \
+	$(VENV)/bin/sphinx-autobuild -b html $(SPHINXOPTS) -d $(BUILDDIR)/doctrees --host 127.0.0.1 --port 8000 \
 		--ignore "$(BUILDDIR)/*" --ignore "$(VENV)/*" --ignore "tests/*" . $(BUILDDIR)/html
 
 review-links: html

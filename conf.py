@@ -2,7 +2,6 @@
 lives in ubproject.toml; this file only wires the extensions and the theme."""
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -24,12 +23,19 @@ extensions = [
     "kb_checks",
     "kb_review",
     "kb_export_site",
+    "kb_reproducible",
+    "kb_safe_links",
+    "kb_programs",
 ]
 
 needs_from_toml = "ubproject.toml"
 
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 myst_enable_extensions = ["colon_fence", "deflist"]
+# Raw HTML in Markdown would reach the page as live markup (a pasted <script> would run):
+# without these two markdown-it rules it is shown as text, as reStructuredText shows it.
+# docutils.conf turns off the raw directive of both.
+myst_disable_syntax = ["html_block", "html_inline"]
 exclude_patterns = ["_build", ".venv", ".pytest_cache", "tests", "tools", "README.md", ".ci", ".github", "examples"]
 
 nitpicky = True

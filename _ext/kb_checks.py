@@ -1,9 +1,10 @@
 """Clear errors for bad content.
 
-sphinx-needs reports schema violations (a value outside its vocabulary, a missing link,
-missing coverage) without a source location, and reports a need it could not create without
-naming the need. This module adds both to the message, with a hint on how to fix it, so that
-every error names the file, the line and the need."""
+sphinx-needs reports a schema violation without a source location, a need it could not create
+without naming the need, and none of its messages says how to fix the problem. This module
+adds what is missing, so that every error about a need names the file, the line and the need,
+says what is wrong and ends with "fix: ...". The hints are data, [kb.fix] in ubproject.toml;
+this module only picks one and fills it in from the message and the model."""
 
 from __future__ import annotations
 
@@ -14,32 +15,34 @@ from pathlib import Path
 from sphinx.application import Sphinx
 from sphinx_needs.data import SphinxNeedsData
 
-SCHEMA_MESSAGE = re.compile(r"^Need '(?P<id>[^']+)' has schema (violations|warnings):")
-NOT_CREATED = re.compile(r"^Need could not be created: ")
+from kb_model import load_model
 
-HINTS = {
-    "field_fail": "fix: use a value the model allows (see ubproject.toml [needs.fields] and the "
-                  "site's Information model page)",
-    "link_fail": "fix: add the missing link (see the type's links in ubproject.toml)",
-    "local_fail": "fix: add what the rule asks for",
-}
-COVERAGE_HINT = ("fix: link a {kind} to it ({link} naming this ID), or give it a :rationale: "
-                 "saying why none is needed")
-RULE_HINTS = {
-    "coverage-design": COVERAGE_HINT.format(kind="design control", link=":implements:"),
-    "coverage-verification": COVERAGE_HINT.format(kind="test", link=":verifies:"),
-    "coverage-post-market": COVERAGE_HINT.format(kind="post-market activity", link=":maintains:"),
-    "coverage-end-of-support": COVERAGE_HINT.format(kind="post-market activity", link=":maintains:"),
-    "design-verified": "fix: add a test whose :verifies: names this design control",
-}
+NAMES_NEED = re.compile(r"^Need '(?P<id>[^']+)' ")  # schema and link messages
+NOT_CREATED = re.compile(r"^Need could not be created: ")
+# (end of the record's subtype, pattern of the message, [kb.fix] key); the first match wins.
+# A schema rule's own key is its id, read from the message's "Schema path:".
+KINDS = [
+    ("create_need", r"A need with ID '(?P<id>[^']+)' already exists", "duplicate-id"),
+    ("create_need", r"Given ID '(?P<id>[^']+)' does not match", "id-scheme"),
+    ("create_need", r"Field '(?P<field>[^']+)' is not nullable", "missing-field"),
+    ("create_need", r"", "create-need"),
+    ("link_outgoing", r"unknown outgoing link '(?P<target>[^']+)' in field '(?P<field>\w+)'", "dead-link"),
+    ("link_target_type", r"in field '(?P<field>\w+)': target need type", "link-target-type"),
+    ("field_fail", r"Field:\s+(?P<field>\w+)", "field-value"),
+    ("link_fail", r"Field:\s+(?P<field>\w+)", "link-count"),
+    ("local_fail", r"Schema path:\s+(?P<rule>[\w-]+)\[", None),
+]
+# the opening line of a need directive (its name is the need type), in reStructuredText or MyST
+DIRECTIVE = re.compile(r"\s*(?:\.\. (?P<rst>\w+)::|[`:]{3,}\{(?P<md>\w+)\})")
 
 
 class LocateNeedMessages(logging.Filter):
-    """Give sphinx-needs' messages about a need that need's file and line."""
+    """Give sphinx-needs' messages about a need that need's file, line, ID and a fix."""
 
     def __init__(self, app: Sphinx) -> None:
         super().__init__()
         self.app = app
+        self.model = load_model(app.confdir)
 
     def filter(self, record: logging.LogRecord) -> bool:
         # every handler of the "sphinx" logger runs this filter: change a record once
@@ -47,23 +50,68 @@ class LocateNeedMessages(logging.Filter):
             return True
         record.kb_located = True
         message = str(record.msg)
-        if match := SCHEMA_MESSAGE.match(message):
-            need = self._need(match["id"])
-            if need is not None and getattr(record, "location", None) is None:
+        location = getattr(record, "location", None)
+        need_type = need_id = None
+        if match := NAMES_NEED.match(message):
+            need_id = match["id"]
+            # only schema messages lack a location; they come once the needs are sealed.
+            # A link message comes while they are processed: looking a need up then would
+            # process them again, and log the same message again.
+            if location is None and (need := self._need(match["id"])) is not None:
                 record.location = (need["docname"], need["lineno"])
-            rule = re.search(r"Schema path:\s+([\w-]+)\[", message)
-            hint = RULE_HINTS.get(rule.group(1)) if rule else None
-            subtype = str(getattr(record, "subtype", "") or "")
-            hint = hint or next((h for r, h in HINTS.items() if subtype.endswith(r)), None)
-            if hint:
-                record.msg = f"{message}\n  {hint}"
+                need_type = need["type"]
         elif NOT_CREATED.match(message):
-            need_id = self._id_at(getattr(record, "location", None))
+            need_type, need_id = self._source_at(location)
             if need_id:
-                record.msg = message.replace(
-                    "Need could not be created:", f"Need '{need_id}' could not be created:", 1
-                ) + "\n  fix: give the field a value (see ubproject.toml for the type's required fields)"
+                message = message.replace(
+                    "Need could not be created:", f"Need '{need_id}' could not be created:", 1)
+            # "defined at index:13" names a document: name its file
+            message = re.sub(r"defined at (\S+):(\d+)", self._file_of, message)
+        else:
+            return True
+        subtype = str(getattr(record, "subtype", "") or "")
+        if hint := self.hint(message, subtype, need_type, need_id):
+            message += f"\n  fix: {hint}"
+        record.msg = message
         return True
+
+    def hint(self, message: str, subtype: str, need_type: str | None,
+             need_id: str | None) -> str | None:
+        """The [kb.fix] hint for the first KINDS entry the message matches, filled in. A schema
+        rule's hint is under its id, or under its id without the last part (a family of
+        rules, one per type, shares one hint)."""
+        fixes = self.model["kb"]["fix"]
+        for suffix, pattern, key in KINDS:
+            if subtype.endswith(suffix) and (m := re.search(pattern, message)):
+                values = {"id": need_id, **{k: v for k, v in m.groupdict().items() if v}}
+                rule = values.get("rule", "")
+                key = key or next((k for k in (rule, rule.rpartition("-")[0]) if k in fixes), None)
+                if key in fixes:
+                    values.update(self._details(values, need_type))
+                    return fixes[key].format_map(_Blank(values))
+        return None
+
+    def _details(self, found: dict, need_type: str | None) -> dict[str, str]:
+        """What the hints say about the field or link type named in the message."""
+        needs = self.model["needs"]
+        name = found.get("field")
+        field = needs["fields"].get(name, {})
+        link = needs["links"].get(name, {})
+        per_type = needs["types"].get(need_type, {})
+        description = (link or field).get("description", "")
+        out = {
+            "description": description[:1].lower() + description[1:].rstrip("."),
+            "allowed": _allowed(field.get("schema", {}), field.get("description", "")),
+            "targets": " or ".join(link.get("target_types", [])),
+            "count": _count(per_type.get("links", {}).get(name, {}).get("schema", {})),
+            "prefix": per_type.get("prefix", "(see [needs.types])"),
+        }
+        if (need_id := found.get("id")) and "prefix" in per_type:
+            # the ID in the scheme: upper case, words joined by _, behind its own type's prefix
+            words = re.sub(r"[^A-Z0-9]+", "_", need_id.upper()).strip("_") + "_"
+            prefix = next((p for p in _prefixes(needs) if words.startswith(p)), "")
+            out["suggestion"] = per_type["prefix"] + words[len(prefix):].rstrip("_")
+        return out
 
     def _need(self, need_id: str):
         try:
@@ -72,22 +120,57 @@ class LocateNeedMessages(logging.Filter):
             return None
         return needs.get(need_id)
 
-    def _id_at(self, location) -> str | None:
-        """The ``:id:`` of the directive starting at a 'path:line' location."""
+    def _file_of(self, match: re.Match) -> str:
+        try:
+            path = self.app.env.doc2path(match[1], base=False)
+        except Exception:  # not a document name: leave the text as it is
+            return match[0]
+        return f"defined at {path}:{match[2]}"
+
+    def _source_at(self, location) -> tuple[str | None, str | None]:
+        """The type (directive name) and ``:id:`` of the need directive starting at 'path:line'."""
         if not isinstance(location, str) or ":" not in location:
-            return None
+            return None, None
         path, _, line = location.rpartition(":")
         try:
             lines = Path(path).read_text(encoding="utf-8").splitlines()[int(line) - 1:int(line) + 30]
         except (OSError, ValueError):
-            return None
+            return None, None
+        opening = DIRECTIVE.match(lines[0]) if lines else None
+        need_type = (opening["rst"] or opening["md"]) if opening else None
         for text in lines[1:]:
             if m := re.match(r"\s*:id:\s*(\S+)", text):
-                return m.group(1)
-            if re.match(r"\s*(\.\. |```|$)", text) and not text.strip().startswith(":"):
-                if text.strip() == "":
-                    break
-        return None
+                return need_type, m.group(1)
+            if not text.strip():  # the options end at the first blank line
+                break
+        return need_type, None
+
+
+def _prefixes(needs: dict) -> list[str]:
+    return [decl["prefix"] for decl in needs["types"].values()]
+
+
+class _Blank(dict):
+    """Fill a placeholder the message gave no value for with nothing rather than fail."""
+
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+def _allowed(schema: dict, description: str) -> str:
+    values = schema.get("enum") or schema.get("items", {}).get("enum")
+    if values:
+        many = "values" if schema.get("type") == "array" else "one"
+        return f"{many} of: {', '.join(values)}"
+    if "pattern" in schema:
+        return f"a value matching {schema['pattern']} ({description.rstrip('.')})"
+    return f"a value as the model describes it: {description.rstrip('.')}"
+
+
+def _count(schema: dict) -> str:
+    if schema.get("minItems") == 1 and schema.get("maxItems") == 1:
+        return "exactly one"
+    return "at least one" if schema.get("minItems") else "the right"
 
 
 def install(app: Sphinx) -> None:

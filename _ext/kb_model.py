@@ -4,6 +4,7 @@ page can never disagree with the build."""
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 
@@ -59,6 +60,11 @@ def _schema_text(schema: dict | None) -> str:
     return "; ".join(parts)
 
 
+def _text(plain: str) -> str:
+    """Plain text as reStructuredText: "REQ_" would be a link, "*" emphasis."""
+    return re.sub(r"([\\`*_|])", r"\\\1", plain)
+
+
 def model_rst(model: dict) -> list[str]:
     needs = model["needs"]
     types, links, fields = needs["types"], needs.get("links", {}), needs.get("fields", {})
@@ -112,9 +118,11 @@ def model_rst(model: dict) -> list[str]:
             for tag in tag_vocabulary(model)]
     table("Tags (controlled vocabulary)", ["Tag", "Meaning"], rows, "20 80")
 
-    rows = [[f"``{s.get('id', '')}``", s.get("message", "")]
+    fixes = model.get("kb", {}).get("fix", {})
+    rows = [[f"``{s.get('id', '')}``", _text(s.get("message", "")), _text(fixes.get(s.get("id"), ""))]
             for s in needs.get("schema_definitions", {}).get("schemas", [])]
-    table("Checks the build enforces besides field values and link targets", ["Rule", "What it demands"], rows, "25 75")
+    table("Checks the build enforces besides field values and link targets",
+          ["Rule", "What it demands", "How to fix a need that fails it"], rows, "20 40 40")
     return out
 
 

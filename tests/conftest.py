@@ -25,7 +25,8 @@ class Build:
     srcdir: Path
     outdir: Path
     returncode: int
-    output: str
+    output: str  # stdout, then stderr
+    stderr: str = ""
 
     @property
     def needs_json(self) -> dict:
@@ -40,23 +41,22 @@ class Build:
         return (self.outdir / page).read_text(encoding="utf-8")
 
 
-def sphinx_build(srcdir: Path, outdir: Path, *extra: str) -> Build:
+def sphinx_build(srcdir: Path, outdir: Path, *extra: str, env: dict | None = None) -> Build:
     proc = subprocess.run(
         [*SPHINX, "-b", "html", *STRICT, *extra, str(srcdir), str(outdir)],
-        capture_output=True, text=True, cwd=srcdir,
+        capture_output=True, text=True, cwd=srcdir, env=env,
     )
-    return Build(srcdir, outdir, proc.returncode, proc.stdout + proc.stderr)
+    return Build(srcdir, outdir, proc.returncode, proc.stdout + proc.stderr, proc.stderr)
 
 
-def build_fixture(name: str, tmp_path: Path) -> Build:
+def build_fixture(name: str, tmp_path: Path, env: dict | None = None) -> Build:
     """Build tests/fixtures/<name> with the project's real configuration and model."""
     src = tmp_path / "src"
     shutil.copytree(FIXTURES / name, src)
-    for f in ("conf.py", "ubproject.toml"):
+    for f in ("conf.py", "ubproject.toml", "docutils.conf"):
         shutil.copy(ROOT / f, src / f)
     shutil.copytree(ROOT / "_ext", src / "_ext", ignore=shutil.ignore_patterns("__pycache__"))
-    (src / "_static").mkdir(exist_ok=True)
-    return sphinx_build(src, tmp_path / "html")
+    return sphinx_build(src, tmp_path / "html", env=env)
 
 
 @pytest.fixture(scope="session")

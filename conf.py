@@ -23,6 +23,7 @@ extensions = [
     "kb_coverage",
     "kb_checks",
     "kb_review",
+    "kb_crosswalk",
 ]
 
 needs_from_toml = "ubproject.toml"
@@ -35,6 +36,7 @@ nitpicky = True
 html_theme = "furo"
 html_title = "IMDRF Cybersecurity KB"
 html_static_path = ["_static"]
+html_css_files = ["kb.css"]
 html_last_updated_fmt = None
 html_show_sourcelink = False
 graphviz_output_format = "svg"

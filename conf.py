@@ -26,6 +26,7 @@ extensions = [
     "kb_reproducible",
     "kb_safe_links",
     "kb_programs",
+    "kb_crosswalk",
 ]
 
 needs_from_toml = "ubproject.toml"

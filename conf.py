@@ -23,6 +23,9 @@ extensions = [
     "kb_coverage",
     "kb_checks",
     "kb_review",
+    "kb_tags",
+    "kb_tag_links",
+    "kb_browse",
 ]
 
 needs_from_toml = "ubproject.toml"

@@ -11,7 +11,7 @@ BUILDDIR    := _build
 STAMP       := $(VENV)/.installed-$(shell sha256sum requirements.lock 2>/dev/null | cut -c1-16)
 
 .DEFAULT_GOAL := help
-.PHONY: help venv html test serve clean lock system-deps
+.PHONY: help venv html test serve clean lock system-deps browser-deps
 
 help:
 	@echo "Targets:"
@@ -22,6 +22,7 @@ help:
 	@echo "  venv         create or update $(VENV) from requirements.lock (hash-checked)"
 	@echo "  lock         regenerate requirements.lock from requirements.in (maintainers)"
 	@echo "  system-deps  check system programs the build needs (graphviz's dot)"
+	@echo "  browser-deps check the browser the browser tests drive (Debian's chromium)"
 
 venv: $(STAMP)
 
@@ -34,10 +35,15 @@ $(STAMP): requirements.lock
 system-deps:
 	@tools/require-program dot graphviz
 
+# The browser tests drive Debian's chromium. When it is missing and cannot be installed, the
+# other tests still run and the browser tests fail with one line saying what to install.
+browser-deps:
+	@tools/require-program chromium chromium || true
+
 html: venv system-deps
 	$(SPHINXBUILD) -b html $(SPHINXOPTS) . $(BUILDDIR)/html
 
-test: venv system-deps
+test: venv system-deps browser-deps
 	$(VENVPY) -m pytest tests
 
 serve: venv system-deps

@@ -11,7 +11,7 @@ BUILDDIR    := _build
 STAMP       := $(VENV)/.installed-$(shell sha256sum requirements.lock 2>/dev/null | cut -c1-16)
 
 .DEFAULT_GOAL := help
-.PHONY: help venv html export test audit serve clean lock system-deps review-links
+.PHONY: help venv html export test audit serve clean lock system-deps browser-deps review-links
 
 help:
 	@echo "Targets:"
@@ -27,6 +27,7 @@ help:
 	@echo "  venv         create or update $(VENV) from requirements.lock (hash-checked)"
 	@echo "  lock         regenerate requirements.lock from requirements.in (maintainers)"
 	@echo "  system-deps  check system programs the build needs (graphviz's dot)"
+	@echo "  browser-deps check the browser the browser tests drive (Debian's chromium)"
 
 venv: $(STAMP)
 
@@ -38,6 +39,11 @@ $(STAMP): requirements.lock
 
 system-deps:
 	@tools/require-program dot graphviz
+
+# The browser tests drive Debian's chromium. When it is missing and cannot be installed, the
+# other tests still run and the browser tests fail with one line saying what to install.
+browser-deps:
+	@tools/require-program chromium chromium || true
 
 # The doctrees (pickled build state) go beside the site, so that _build/html is only the site.
 html: venv system-deps
@@ -51,7 +57,7 @@ export: html
 		$${FILTER:+--filter "$$FILTER"} $${TAG:+--tag "$$TAG"} \
 		$${STAKEHOLDER:+--stakeholder "$$STAKEHOLDER"} $${PHASE:+--phase "$$PHASE"}
 
-test: venv system-deps
+test: venv system-deps browser-deps
 	$(VENVPY) -m pytest tests
 
 # Known vulnerabilities of every pinned package, from PyPI's vulnerability data (needs network;

@@ -27,6 +27,9 @@ extensions = [
     "kb_safe_links",
     "kb_programs",
     "kb_crosswalk",
+    "kb_tags",
+    "kb_tag_links",
+    "kb_browse",
 ]
 
 needs_from_toml = "ubproject.toml"

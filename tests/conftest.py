@@ -55,7 +55,8 @@ def build_fixture(name: str, tmp_path: Path, env: dict | None = None) -> Build:
     shutil.copytree(FIXTURES / name, src)
     for f in ("conf.py", "ubproject.toml", "docutils.conf"):
         shutil.copy(ROOT / f, src / f)
-    shutil.copytree(ROOT / "_ext", src / "_ext", ignore=shutil.ignore_patterns("__pycache__"))
+    for folder in ("_ext", "_static"):
+        shutil.copytree(ROOT / folder, src / folder, ignore=shutil.ignore_patterns("__pycache__"))
     return sphinx_build(src, tmp_path / "html", env=env)
 
 

@@ -1,0 +1,275 @@
+"""The site in a real browser: Debian's chromium, headless, driven by Playwright, opening the
+built site from file:// and over a loopback HTTP server. Every page a test opens must log no
+console error and request nothing outside the machine."""
+
+from __future__ import annotations
+
+import csv
+import functools
+import io
+import json
+import re
+import shutil
+import threading
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qsl
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+# what never leaves the machine: files, the loopback server, in-page blobs and data URLs
+LOCAL = ("file://", "http://127.0.0.1:", "blob:", "data:")
+FIELD = {"tag": "tags", "type": "type", "stakeholder": "stakeholder", "phase": "phase",
+         "section": "section", "coverage": "coverage"}
+
+
+@pytest.fixture(scope="session")
+def chromium(tmp_path_factory):
+    """One browser for the session, with a fresh profile. Without chromium the browser tests
+    fail with one line saying what to install."""
+    path = CHROMIUM if Path(CHROMIUM).is_file() else shutil.which("chromium")
+    if not path:
+        pytest.fail("chromium is missing: install the Debian package chromium "
+                    "(sudo apt-get install chromium; `make test` does it when run as root)", pytrace=False)
+    from playwright.sync_api import sync_playwright
+
+    playwright = sync_playwright().start()
+    context, problem = None, ""
+    try:
+        context = playwright.chromium.launch_persistent_context(
+            str(tmp_path_factory.mktemp("chromium-profile")), executable_path=path,
+            args=CHROMIUM_ARGS, headless=True, accept_downloads=True)
+    except Exception as error:  # noqa: BLE001 - any failure to start is reported the same way
+        problem = str(error).strip().splitlines()[0]
+    if context is None:  # outside the except block, so pytest shows no chained traceback
+        playwright.stop()
+        pytest.fail(f"chromium ({path}) did not start: {problem}", pytrace=False)
+    yield context
+    context.close()
+    playwright.stop()
+
+
+class QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture(scope="session")
+def http_root(site):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(site.outdir)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(params=["file", "http"])
+def root(request, site) -> str:
+    """The site's root URL, once from file:// and once over HTTP."""
+    if request.param == "file":
+        return site.outdir.as_uri() + "/"
+    return request.getfixturevalue("http_root")
+
+
+@pytest.fixture
+def page(chromium):
+    """A new tab that records every request and every console error, and checks both when
+    the test is done. Requests that would leave the machine are aborted as well."""
+    tab = chromium.new_page()
+    requests: list[str] = []
+    errors: list[str] = []
+    tab.on("request", lambda request: requests.append(request.url))
+    tab.on("console", lambda message: message.type == "error" and errors.append(message.text))
+    tab.on("pageerror", lambda error: errors.append(str(error)))
+
+    def only_local(route):
+        if route.request.url.startswith(LOCAL):
+            route.continue_()
+        else:
+            route.abort()
+
+    tab.route("**/*", only_local)
+    yield tab
+    tab.close()
+    assert [url for url in requests if not url.startswith(LOCAL)] == [], "requests left the machine"
+    assert errors == [], "console errors"
+
+
+# ---------------------------------------------------------------------------- helpers
+
+def matching(needs: dict, **facets: str) -> set[str]:
+    """IDs of the needs that carry every given facet value, from needs.json."""
+    def values(need, field):
+        value = need[field]
+        return value if isinstance(value, list) else [value]
+    return {i for i, n in needs.items() if all(v in values(n, FIELD[k]) for k, v in facets.items())}
+
+
+def open_browse(page, root: str, query: str = "") -> None:
+    page.goto(f"{root}browse.html{query}")
+    page.wait_for_selector("tr[data-need-id]")
+
+
+def result_count(page) -> int:
+    return int(page.get_attribute("[data-result-count]", "data-result-count"))
+
+
+def result_ids(page) -> list[str]:
+    """The IDs of all results, after showing every page of them."""
+    more = page.locator(".kb-browse-more")
+    while more.is_visible():
+        more.click()
+    return page.eval_on_selector_all("tr[data-need-id]", "rows => rows.map(r => r.dataset.needId)")
+
+
+def query_of(page) -> list[tuple[str, str]]:
+    """The page's query as the page itself sees it (page.url follows history changes late)."""
+    return parse_qsl(page.evaluate("location.search").removeprefix("?"))
+
+
+# ---------------------------------------------------------------------------- browse
+
+def test_tag_in_url_shows_the_tagged_needs(page, root, needs):
+    open_browse(page, root, "?tag=patient-safety")
+    expected = matching(needs, tag="patient-safety")
+    assert result_count(page) == len(expected)
+    ids = result_ids(page)
+    assert len(ids) == len(set(ids)) and set(ids) == expected
+    links = page.eval_on_selector_all("tr[data-need-id] th a", "links => links.map(a => [a.textContent, a.href])")
+    for need_id, href in links:
+        assert href.endswith(f"/{needs[need_id]['docname']}.html#{need_id}"), href
+
+
+def test_two_facets_combine(page, root, needs):
+    open_browse(page, root, "?tag=patient-safety&stakeholder=manufacturer")
+    expected = matching(needs, tag="patient-safety", stakeholder="manufacturer")
+    assert 0 < len(expected) < len(matching(needs, tag="patient-safety"))
+    assert result_count(page) == len(expected)
+    assert set(result_ids(page)) == expected
+    # the count beside a value: the results if it were added to the other filters
+    label = page.locator("label.kb-facet-value", has=page.locator('input[name="type"][value="req"]'))
+    reqs = matching(needs, tag="patient-safety", stakeholder="manufacturer", type="req")
+    assert label.locator(".kb-facet-count").text_content() == f"({len(reqs)})"
+
+
+def test_changing_a_facet_updates_the_url_and_back_restores_it(page, root, needs):
+    open_browse(page, root, "?tag=patient-safety")
+    page.check('input[name="stakeholder"][value="manufacturer"]')
+    assert query_of(page) == [("tag", "patient-safety"), ("stakeholder", "manufacturer")]
+    assert result_count(page) == len(matching(needs, tag="patient-safety", stakeholder="manufacturer"))
+    page.uncheck('input[name="tag"][value="patient-safety"]')
+    assert query_of(page) == [("stakeholder", "manufacturer")]
+    assert result_count(page) == len(matching(needs, stakeholder="manufacturer"))
+    page.go_back()
+    assert query_of(page) == [("tag", "patient-safety"), ("stakeholder", "manufacturer")]
+    assert page.is_checked('input[name="tag"][value="patient-safety"]')
+    assert result_count(page) == len(matching(needs, tag="patient-safety", stakeholder="manufacturer"))
+
+
+def test_free_text_matches_id_title_and_statement(page, root, needs):
+    open_browse(page, root, "?type=req")
+    page.fill("#kb-browse-text", "REQ_N60_5_3")
+    assert set(result_ids(page)) == {i for i in matching(needs, type="req") if "REQ_N60_5_3" in i}
+    assert ("q", "REQ_N60_5_3") in query_of(page)
+    page.fill("#kb-browse-text", "fuzz")
+    expected = {i for i in matching(needs, type="req")
+                if "fuzz" in (needs[i]["title"] + " " + needs[i]["content"]).lower()}
+    assert expected and set(result_ids(page)) == expected
+
+
+def test_unknown_values_in_the_url_are_ignored(page, root, needs):
+    open_browse(page, root, "?tag=no-such-tag&colour=blue")
+    assert result_count(page) == len(needs)
+
+
+def test_keyboard_and_screen_reader(page, root, needs):
+    open_browse(page, root, "?tag=patient-safety")
+    unlabelled = page.eval_on_selector_all(
+        "#kb-browse input", "inputs => inputs.filter(i => !i.labels.length).map(i => i.outerHTML)")
+    assert unlabelled == []
+    count = page.locator("[data-result-count]")
+    assert count.get_attribute("aria-live") == "polite" and count.get_attribute("role") == "status"
+    assert page.get_attribute("form.kb-browse-form", "role") == "search"
+    # focus order: the text field, the Tag facet (open, as it has a selection), its values
+    page.focus("#kb-browse-text")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.parentElement.dataset.facetKey") == "tag"
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.value") == "patient-safety"
+    page.keyboard.press("Space")
+    assert query_of(page) == [] and result_count(page) == len(needs)
+
+
+def test_csv_download_holds_the_filtered_view(page, root, needs):
+    open_browse(page, root, "?tag=sbom&type=req")
+    with page.expect_download() as download:
+        page.click("button.kb-browse-csv")
+    text = Path(download.value.path()).read_bytes().decode("utf-8")  # keeps the CRLFs
+    assert text.startswith("\ufeff") and text.endswith("\r\n")
+    rows = list(csv.reader(io.StringIO(text[1:], newline="")))
+    assert rows[0] == ["ID", "Type", "Title", "Section", "Stakeholder", "Phase", "Tags", "Coverage", "URL", "Statement"]
+    assert {r[0] for r in rows[1:]} == matching(needs, tag="sbom", type="req")
+    for row in rows[1:]:
+        need = needs[row[0]]
+        assert row[2] == need["title"] and row[4] == "; ".join(need["stakeholder"])
+        assert row[8].endswith(f"{need['docname']}.html#{need['id']}")
+
+
+def test_csv_neutralises_formulas_and_quotes_per_rfc_4180(page, root):
+    open_browse(page, root)
+    cells = ["=1+2", "+1", "-1", "@SUM(A1)", "\t=x", "\r=x", 'say "hi"', "a,b", "two\nlines", "plain", ""]
+    out = page.evaluate("cells => window.kbBrowse.toCsv([cells, ['x', 'y']])", cells)
+    assert out == ("'=1+2,'+1,'-1,'@SUM(A1),'\t=x,\"'\r=x\",\"say \"\"hi\"\"\",\"a,b\",\"two\nlines\",plain,"
+                   "\r\nx,y\r\n")
+
+
+def test_titles_are_shown_as_text_not_markup(page, http_root, site):
+    """A title with markup in it reaches the page as text (the data file is altered on the way)."""
+    original = (site.outdir / "_static" / "kb-browse-data.js").read_text(encoding="ascii")
+    prefix = "window.KB_BROWSE_DATA = "
+    data = json.loads(original[len(prefix):-2])
+    title = '<img src=x onerror="window.injected=1"><b>bold</b> & <i>co</i>'
+    data["needs"][0]["title"] = title
+    altered = prefix + json.dumps(data) + ";\n"
+    page.route(re.compile(r".*/kb-browse-data\.js.*"), lambda route: route.fulfill(
+        body=altered, content_type="text/javascript"))
+    open_browse(page, http_root)
+    first = page.locator("tr[data-need-id]").first.locator(".kb-browse-title")
+    assert first.text_content() == title
+    assert first.locator("img, b, i").count() == 0
+    assert page.evaluate("window.injected") is None
+
+
+# ---------------------------------------------------------------------------- other pages
+
+def test_guideline_tabs_switch(page, root, needs):
+    page.goto(f"{root}guidelines/imdrf-n60/index.html")
+    general = sorted(i for i, n in needs.items() if n["type"] == "req" and n["section"] == "4.1")
+    protection = sorted(i for i, n in needs.items()
+                        if n["type"] == "req" and (n["digest"] or "").startswith("N60-5.1-T1-DP"))
+    assert page.locator(f'[id="{general[0]}"]').is_visible()
+    assert not page.locator(f'[id="{protection[0]}"]').is_visible()
+    page.click("label.sd-tab-label:text-is('Data Protection')")
+    assert all(page.locator(f'[id="{i}"]').is_visible() for i in protection)
+    assert not page.locator(f'[id="{general[0]}"]').is_visible()
+
+
+def test_tag_links_lead_to_tag_pages(page, root):
+    open_browse(page, root, "?tag=sbom")
+    page.click("tr[data-need-id] a.kb-tag:text-is('sbom')")
+    page.wait_for_url(re.compile(r"/tags/sbom\.html$"))
+    assert page.locator("h1").first.text_content().startswith("sbom")
+
+
+def test_sphinx_search_finds_a_requirement_by_id(page, http_root, needs):
+    """Over HTTP: the search page fetches result pages for their summaries, which a browser
+    does not allow from file://."""
+    need = needs["REQ_N60_5_3_01"]
+    page.goto(f"{http_root}search.html?q=REQ_N60_5_3_01")
+    page.wait_for_selector("#search-results li a")
+    hrefs = page.eval_on_selector_all("#search-results li a", "links => links.map(a => a.href)")
+    assert any(h.split("#")[0].endswith(f"/{need['docname']}.html") for h in hrefs), hrefs

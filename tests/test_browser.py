@@ -270,6 +270,8 @@ def test_sphinx_search_finds_a_requirement_by_id(page, http_root, needs):
     does not allow from file://."""
     need = needs["REQ_N60_5_3_01"]
     page.goto(f"{http_root}search.html?q=REQ_N60_5_3_01")
-    page.wait_for_selector("#search-results li a")
+    # results arrive one by one; Sphinx says "Search finished, found N page(s)" at the end
+    page.wait_for_function(
+        "() => /found/.test(document.querySelector('#search-results .search-summary')?.textContent || '')")
     hrefs = page.eval_on_selector_all("#search-results li a", "links => links.map(a => a.href)")
     assert any(h.split("#")[0].endswith(f"/{need['docname']}.html") for h in hrefs), hrefs

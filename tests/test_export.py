@@ -36,7 +36,7 @@ REPORT_SHEETS = {"About", "Traceability matrix", "Coverage summary"}
 EVERY_FILE = {"traceability.xlsx", "traceability.reqif", "needs.json", "sbom.cdx.json", "manifest.json",
               "SHA256SUMS", "about.csv", "requirements.csv", "traceability-matrix.csv",
               "design-controls.csv", "tests.csv", "post-market-activities.csv", "standards.csv",
-              "coverage-summary.csv", "type-guideline.csv"}
+              "coverage-summary.csv", "type-guideline.csv", "type-clause.csv"}
 
 
 def run_export(needs_json: Path, out: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:

@@ -24,6 +24,7 @@ extensions = [
     "kb_checks",
     "kb_review",
     "kb_export_site",
+    "kb_interchange",
 ]
 
 needs_from_toml = "ubproject.toml"

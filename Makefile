@@ -9,9 +9,10 @@ SPHINXBUILD := $(VENV)/bin/sphinx-build
 SPHINXOPTS  ?= -W --keep-going -n
 BUILDDIR    := _build
 STAMP       := $(VENV)/.installed-$(shell sha256sum requirements.lock 2>/dev/null | cut -c1-16)
+EXAMPLE     := examples/device-template
 
 .DEFAULT_GOAL := help
-.PHONY: help venv html export test audit serve clean lock system-deps browser-deps review-links
+.PHONY: help venv html export example test audit serve clean lock system-deps browser-deps review-links
 
 help:
 	@echo "Targets:"
@@ -19,6 +20,9 @@ help:
 	@echo "  export       build, then write the audit exports into $(BUILDDIR)/export (XLSX, CSV,"
 	@echo "               ReqIF, needs.json, SBOM, SHA256SUMS); select needs with FILTER=\"'x' in tags\","
 	@echo "               TAG=, STAKEHOLDER=, PHASE=; link IDs to BASE_URL= (default: ../html/)"
+	@echo "  example      build the site, then the example device project $(EXAMPLE) (which"
+	@echo "               imports the site's interchange) into $(EXAMPLE)/_build/html, and"
+	@echo "               write its audit exports into $(EXAMPLE)/_build/export"
 	@echo "  test         build once and run every test (pytest, tests/)"
 	@echo "  audit        check requirements.lock for known vulnerabilities (pip-audit; network)"
 	@echo "  serve        live preview with sphinx-autobuild at http://127.0.0.1:8000"
@@ -57,6 +61,12 @@ export: html
 		$${FILTER:+--filter "$$FILTER"} $${TAG:+--tag "$$TAG"} \
 		$${STAKEHOLDER:+--stakeholder "$$STAKEHOLDER"} $${PHASE:+--phase "$$PHASE"}
 
+# The example reads the interchange the html target has just written (_build/html/interchange/v1),
+# and is built and exported by its own Makefile, as a copy of it would be.
+example: html
+	$(MAKE) -C $(EXAMPLE) export SPHINXBUILD="$(CURDIR)/$(SPHINXBUILD)" PYTHON="$(CURDIR)/$(VENVPY)" \
+		SPHINXOPTS="$(SPHINXOPTS)"
+
 test: venv system-deps browser-deps
 	$(VENVPY) -m pytest tests
 
@@ -76,7 +86,7 @@ review-links: html
 	$(VENVPY) tools/review-links $(BUILDDIR)/html/needs.json
 
 clean:
-	rm -rf $(BUILDDIR)
+	rm -rf $(BUILDDIR) $(EXAMPLE)/_build
 
 # Regenerates the lock in a throwaway environment, from PyPI only, for this machine's Python.
 lock:

@@ -30,6 +30,7 @@ extensions = [
     "kb_tags",
     "kb_tag_links",
     "kb_browse",
+    "kb_interchange",
 ]
 
 needs_from_toml = "ubproject.toml"

@@ -128,7 +128,9 @@ def keep_import_types(app: Sphinx, env, docnames) -> None:
 def setup(app: Sphinx) -> dict:
     app.add_config_value("imdrf_interchange", "", "env", types=[str])
     app.add_config_value("imdrf_base_url", "", "env", types=[str])
-    app.add_config_value("imdrf_import_types", ["guideline", "req", "standard"], "env", types=[list])
+    # clauses too: the requirements link to them (crosswalk mappings), and a device file can
+    # show the frameworks each requirement maps to
+    app.add_config_value("imdrf_import_types", ["guideline", "req", "standard", "clause"], "env", types=[list])
     app.connect("config-inited", add_published_model, priority=11)
     # after sphinx-needs' load_external_needs (env-before-read-docs, priority 500)
     app.connect("env-before-read-docs", keep_import_types, priority=600)

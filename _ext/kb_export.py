@@ -231,14 +231,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-sbom", action="store_true", help="do not write sbom.cdx.json")
     args = parser.parse_args(argv)
     filter_text = shorthand(args.tag, args.stakeholder, args.phase, args.filter)
-    evidence = {}
-    for item in args.evidence:
-        link, sep, marker = item.partition("=")
-        if not sep or not link.strip() or not marker.strip():
-            parser.error(f"--evidence {item!r}: give LINK=MARKER, e.g. maps_primary=[P]")
-        evidence[link.strip()] = marker.strip()
     start = time.perf_counter()
     try:
+        evidence = {}
+        for item in args.evidence:
+            link, sep, marker = item.partition("=")
+            if not sep or not link.strip() or not marker.strip():
+                raise ExportError(f"--evidence {item!r}: give LINK=MARKER, e.g. maps_primary=[P]")
+            evidence[link.strip()] = marker.strip()
         manifest = export(args.needs_json, args.output, filter_text=filter_text, base_url=args.base_url,
                           source_dir=args.source_dir, sbom=not args.no_sbom, evidence=evidence)
     except ExportError as e:

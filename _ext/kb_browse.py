@@ -5,7 +5,13 @@ and free text, on a page (``browse.rst``). The filtering runs in the browser
 The data is generated from the needs once they are final (after sphinx-needs sealed them, with
 the ``coverage`` of kb_coverage) into ``_static/kb-browse-data.js``: a script, not a JSON file
 to fetch, so the page works offline and from ``file://``. Facet values come from the model
-(ubproject.toml) in its order, so a value no need uses yet still shows, with a count of 0."""
+(ubproject.toml) in its order, so a value no need uses yet still shows, with a count of 0.
+
+The Framework facet is the crosswalk's: a need is in the frameworks its clauses are part of,
+the clauses it maps to through a mapping link (the link types of ``[kb.evidence]``) and, for a
+clause, the clause itself (``part_of``). Its values are the standards of the ``[kb.crosswalk]``
+columns in their order, then any other standard a clause is part of; each is labelled with its
+column's label (and the standard's short name where a column has several)."""
 
 from __future__ import annotations
 
@@ -36,7 +42,9 @@ FACETS = (
     ("phase", "Phase", "phase"),
     ("section", "Section", "section"),
     ("coverage", "Coverage", "coverage"),
+    ("framework", "Framework", None),  # not a field: from the need's clauses (frameworks_of)
 )
+FRAMEWORK_LINK = "part_of"  # a clause -> the standard it is part of
 ROLE = re.compile(r"(?::[\w:+.-]+:|\{[\w:+.-]+\})`([^`<]*?)\s*(?:<[^>]*>)?`")
 LINK = re.compile(r"`([^`<]*?)\s*<[^>]*>`__?")
 
@@ -63,8 +71,45 @@ def _enum(model: dict, field: str) -> list[str]:
     return list(schema.get("enum") or schema["items"]["enum"])
 
 
+def mapping_links(model: dict) -> list[str]:
+    """The crosswalk's mapping link types, one per evidence level."""
+    return list(model.get("kb", {}).get("evidence", {}))
+
+
+def frameworks_of(need, needs, links: list[str]) -> set[str]:
+    """The standards a need's clauses are part of: the clauses it maps to, or itself."""
+    clauses = [c for link in links for c in need.get(link) or [] if c in needs]
+    out = set(need.get(FRAMEWORK_LINK) or [])
+    for clause_id in clauses:
+        out.update(needs[clause_id].get(FRAMEWORK_LINK) or [])
+    return out
+
+
+def framework_values(model: dict, needs) -> list[dict]:
+    """The crosswalk's columns in their order, a value per standard, then any other standard
+    some clause is part of; the label is the column's, with the standard's short name where the
+    column has several, and the tooltip (``"meaning"``) the standard's identifier and title."""
+    crosswalk = model.get("kb", {}).get("crosswalk", {})
+    short = crosswalk.get("short", {})
+    labels = {}
+    for column in crosswalk.get("columns", []):
+        for standard in column["standards"]:
+            several = len(column["standards"]) > 1
+            labels[standard] = f"{column['label']} ({short.get(standard, standard)})" if several else column["label"]
+    others = {s for n in needs.values() for s in n.get(FRAMEWORK_LINK) or []} - set(labels)
+    out = []
+    for standard in [*labels, *sorted(others, key=natural_key)]:
+        need = needs[standard] if standard in needs else None
+        doc_id = (need.get("doc_id") if need else None) or standard
+        title = need["title"] if need else ""
+        out.append({"value": standard, "label": labels.get(standard, doc_id),
+                    "meaning": f"{doc_id}: {title}" if title else doc_id})
+    return out
+
+
 def facet_values(model: dict, needs) -> dict[str, list[dict]]:
-    """Facet -> its values, each ``{"value", "label"}`` (tags also ``"meaning"``, ``"page"``)."""
+    """Facet -> its values, each ``{"value", "label"}`` (tags also ``"meaning"``, ``"page"``;
+    frameworks ``"meaning"``)."""
     meanings = model["kb"]["tags"]
     sections = sorted({n["section"] for n in needs.values() if n.get("section")}, key=_section_key)
     return {
@@ -75,6 +120,7 @@ def facet_values(model: dict, needs) -> dict[str, list[dict]]:
         "phase": [{"value": v, "label": v} for v in _enum(model, "phase")],
         "section": [{"value": s, "label": s} for s in sections],
         "coverage": [{"value": v, "label": v} for v in _enum(model, "coverage")],
+        "framework": framework_values(model, needs),
     }
 
 
@@ -92,10 +138,16 @@ def browse_data(needs, model: dict, target_uri) -> dict:
     position = {key: {v["value"]: i for i, v in enumerate(vals)} for key, vals in values.items()}
     type_order = list(model["needs"]["types"])
     ordered = sorted(needs.values(), key=lambda n: (type_order.index(n["type"]), natural_key(n["id"])))
+    links = mapping_links(model)
     records = []
     for need in ordered:
-        facets = [[position[key][v] for v in _as_list(need.get(field)) if v in position[key]]
-                  for key, _label, field in FACETS]
+        facets = []
+        for key, _label, field in FACETS:
+            if field is None:  # the frameworks, in the facet's order
+                facets.append(sorted(position[key][v] for v in frameworks_of(need, needs, links)
+                                     if v in position[key]))
+            else:
+                facets.append([position[key][v] for v in _as_list(need.get(field)) if v in position[key]])
         records.append({
             "id": need["id"],
             "title": need["title"],

@@ -5,7 +5,8 @@ needs.json itself, a CycloneDX SBOM of the toolchain, a manifest and SHA256SUMS.
 Command line (any project's needs.json):
 
     python3 _ext/kb_export.py path/to/needs.json -o outdir [--filter "'x' in tags"]
-        [--tag T] [--stakeholder S] [--phase P] [--base-url URL] [--no-sbom]
+        [--tag T] [--stakeholder S] [--phase P] [--base-url URL] [--evidence LINK=MARKER]
+        [--no-sbom]
 
 As a Sphinx extension it writes the same export into the HTML output (``export/``) after
 sphinx-needs has written needs.json, and ``.. kb-export-downloads::`` lists the files.
@@ -35,6 +36,7 @@ from pathlib import Path
 if str(Path(__file__).resolve().parent) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import kb_export_crosswalk  # noqa: E402
 import kb_export_reqif  # noqa: E402
 import kb_export_sbom  # noqa: E402
 import kb_export_tables  # noqa: E402
@@ -44,9 +46,11 @@ from kb_export_needs import ExportError, NeedsFile, load  # noqa: E402
 
 FILES = {  # the fixed files of an export, and what each holds (the site's download list)
     "traceability.xlsx": "Workbook: About (commit, tools, counts, filter), requirements, traceability "
-                         "matrix, design controls, tests, post-market activities, standards, coverage summary",
-    "traceability.reqif": "ReqIF 1.2 for requirements tools: a type per need type, a relation per link, "
-                          "the requirements in the tree of the guideline's sections",
+                         "matrix, design controls, tests, post-market activities, standards, coverage summary, "
+                         "crosswalk (every mapping to a framework clause with its evidence level)",
+    "traceability.reqif": "ReqIF 1.2 for requirements tools: a type per need type, a relation per link "
+                          "(crosswalk mappings typed by their evidence level), the requirements in the tree "
+                          "of the guideline's sections",
     "needs.json": "Every need with all its fields and links, as sphinx-needs wrote it",
     "sbom.cdx.json": "CycloneDX SBOM of the Python toolchain that built the export",
     "manifest.json": "What was exported, from which commit, with which tools and filter; file checksums",
@@ -102,7 +106,7 @@ def _exporter_digest() -> str:
 
 
 def about(needs: NeedsFile, selected: dict[str, dict], source: Source, filter_text: str,
-          base_url: str | None) -> dict:
+          base_url: str | None, markers: dict[str, str]) -> dict:
     """The facts of the About sheet and the manifest."""
     per_type: dict[str, int] = {}
     for need in selected.values():
@@ -121,6 +125,8 @@ def about(needs: NeedsFile, selected: dict[str, dict], source: Source, filter_te
         "needs per type": per_type,
         "links per link type": {l: sum(len(n.get(l) or []) for n in selected.values()) for l in needs.link_types},
         "requirements by coverage": {s: states.count(s) for s in kb_export_tables.STATES},
+        "crosswalk": {"mappings": len(kb_export_crosswalk.rows(needs, selected, markers)),
+                      "evidence marker per mapping link type": markers or "none (no links to clauses)"},
         "tools": {"exporter": f"kb_export*.py, sha256 {_exporter_digest()}", "python": platform.python_version(),
                   **{d: _version(d) for d in ("openpyxl", "reqif", "lxml", "cyclonedx-bom")}},
         "conventions": {
@@ -133,15 +139,17 @@ def about(needs: NeedsFile, selected: dict[str, dict], source: Source, filter_te
 
 
 def export(needs_json: str | Path, outdir: str | Path, *, filter_text: str = "", base_url: str | None = None,
-           source_dir: str | Path | None = None, sbom: bool = True) -> dict:
-    """Write the export into outdir (replaced as a whole); returns the manifest."""
+           source_dir: str | Path | None = None, sbom: bool = True, evidence: dict[str, str] | None = None) -> dict:
+    """Write the export into outdir (replaced as a whole); returns the manifest. ``evidence``:
+    link type -> marker of the crosswalk's evidence levels (see kb_export_crosswalk)."""
     needs = load(needs_json)
+    markers = kb_export_crosswalk.mapping_markers(needs, evidence)
     selected = select(needs.needs, filter_text)
     if base_url:
         base_url = base_url if base_url.endswith("/") else base_url + "/"
     source = source_of(Path(source_dir) if source_dir else needs.path.resolve().parent)
-    facts = about(needs, selected, source, filter_text, base_url)
-    sheets = kb_export_tables.build(needs, selected, base_url, facts)
+    facts = about(needs, selected, source, filter_text, base_url, markers)
+    sheets = kb_export_tables.build(needs, selected, base_url, facts, markers)
     if sbom and not kb_export_sbom.available():
         raise ExportError(kb_export_sbom.MISSING)
     outdir = Path(outdir)
@@ -154,7 +162,7 @@ def export(needs_json: str | Path, outdir: str | Path, *, filter_text: str = "",
             kb_export_tables.write_csv(sheet, tmp / sheet.csv_name)
         kb_export_xlsx.write(sheets, tmp / "traceability.xlsx", source.when, needs.project)
         comment = f"sphinx-needs export of {needs.path.name}, commit {facts['source commit']}, filter: {facts['filter']}"
-        kb_export_reqif.write(needs, selected, tmp / "traceability.reqif", source.when, comment)
+        kb_export_reqif.write(needs, selected, tmp / "traceability.reqif", source.when, comment, markers)
         if filter_text:  # the needs of the export, in the structure sphinx-needs writes
             document = json.loads(needs.raw)
             block = document["versions"][needs.version]
@@ -216,13 +224,23 @@ def main(argv: list[str] | None = None) -> int:
                              "(default: $KB_BASE_URL; without it, IDs are not linked)")
     parser.add_argument("--source-dir", help="git work tree the needs.json was built from "
                                              "(default: the directory of needs.json)")
+    parser.add_argument("--evidence", action="append", default=[], metavar="LINK=MARKER",
+                        help="the evidence marker of a crosswalk mapping link type, e.g. maps_primary=[P] "
+                             "(repeatable; default: the N60 model's markers; a mapping link type without "
+                             "one is marked with its name)")
     parser.add_argument("--no-sbom", action="store_true", help="do not write sbom.cdx.json")
     args = parser.parse_args(argv)
     filter_text = shorthand(args.tag, args.stakeholder, args.phase, args.filter)
     start = time.perf_counter()
     try:
+        evidence = {}
+        for item in args.evidence:
+            link, sep, marker = item.partition("=")
+            if not sep or not link.strip() or not marker.strip():
+                raise ExportError(f"--evidence {item!r}: give LINK=MARKER, e.g. maps_primary=[P]")
+            evidence[link.strip()] = marker.strip()
         manifest = export(args.needs_json, args.output, filter_text=filter_text, base_url=args.base_url,
-                          source_dir=args.source_dir, sbom=not args.no_sbom)
+                          source_dir=args.source_dir, sbom=not args.no_sbom, evidence=evidence)
     except ExportError as e:
         print(f"kb_export: error: {e}", file=sys.stderr)
         return 2

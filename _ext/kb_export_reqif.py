@@ -2,7 +2,9 @@
 
 A SPEC-OBJECT-TYPE per need type, with an attribute per field the type uses (ReqIF.ForeignID
 holds the need ID, ReqIF.Name the title, ReqIF.Text the content); a SPEC-RELATION-TYPE per
-link type and a SPEC-RELATION per link; a SPECIFICATION per guideline with its requirements
+link type and a SPEC-RELATION per link; a crosswalk mapping link type (kb_export_crosswalk) is
+named with its evidence marker, "maps_primary [P]", so a tool shows the evidence level of each
+mapping with its type; a SPECIFICATION per guideline with its requirements
 in a tree of the guideline's sections, and one per further need type, in the tree of the
 pages' headings.
 
@@ -101,8 +103,10 @@ def _kind(values: list) -> str:
 
 
 class ReqIFWriter:
-    def __init__(self, source: NeedsFile, selected: dict[str, dict], when: datetime) -> None:
+    def __init__(self, source: NeedsFile, selected: dict[str, dict], when: datetime,
+                 markers: dict[str, str] | None = None) -> None:
         self.source, self.selected, self.ids = source, selected, Ids()
+        self.markers = markers or {}  # mapping link type -> evidence marker
         self.stamp = when.isoformat(timespec="seconds")
         self.data_types: list = []
         self.spec_types: list = []
@@ -197,9 +201,13 @@ class ReqIFWriter:
     def relations(self) -> tuple[list, list]:
         types, relations = [], []
         for link in self.source.link_types:
-            types.append(ReqIFSpecRelationType(identifier=self.ids("SRT", link), long_name=_xml(link),
-                                               description=f"sphinx-needs link type {_clean(link)}",
-                                               last_change=self.stamp))
+            name, description = link, f"sphinx-needs link type {link}"
+            if link in self.markers:
+                name = f"{link} {self.markers[link]}"
+                description += (f": a crosswalk mapping to a framework clause, evidence level "
+                                f"{self.markers[link]}")
+            types.append(ReqIFSpecRelationType(identifier=self.ids("SRT", link), long_name=_xml(name),
+                                               description=_clean(description), last_change=self.stamp))
             for need in self.selected.values():
                 for target in need.get(link) or []:
                     if target in self.selected:
@@ -232,8 +240,9 @@ class ReqIFWriter:
         return out
 
 
-def write(source: NeedsFile, selected: dict[str, dict], path, when: datetime, comment: str) -> None:
-    writer = ReqIFWriter(source, selected, when)
+def write(source: NeedsFile, selected: dict[str, dict], path, when: datetime, comment: str,
+          markers: dict[str, str] | None = None) -> None:
+    writer = ReqIFWriter(source, selected, when, markers)
     writer.object_types()
     writer.spec_objects()
     relation_types, relations = writer.relations()

@@ -6,7 +6,8 @@ sphinx-needs' own handler), through the same code as the command line, so the si
 exactly what ``make export`` gives. The download list is made from the same file plan as
 the export, and the build fails if a listed file was not written: the links cannot break.
 Hyperlinks inside the files point to ``html_baseurl`` when it is set (conf.py reads it from
-KB_BASE_URL), else relative to ``export/``, which works where the site is unpacked."""
+KB_BASE_URL), else relative to ``export/``, which works where the site is unpacked. The evidence
+markers of the crosswalk's mapping link types are the model's, ``[kb.evidence]``."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from sphinx_needs.data import SphinxNeedsData
 from kb_export import FILES, export
 from kb_export_needs import ExportError, types_of
 from kb_export_tables import plan
+from kb_model import load_model
 
 EXPORT_DIR = "export"
 logger = logging.getLogger(__name__)
@@ -43,6 +45,12 @@ class ExportDownloadsDirective(SphinxDirective):
 
 def site_types(app: Sphinx) -> dict[str, str]:
     return types_of(SphinxNeedsData(app.env).get_needs_view().values())
+
+
+def evidence_markers(app: Sphinx) -> dict[str, str]:
+    """Mapping link type -> its evidence marker, from [kb.evidence] of ubproject.toml."""
+    evidence = load_model(app.confdir).get("kb", {}).get("evidence", {})
+    return {link: decl["marker"] for link, decl in evidence.items() if decl.get("marker")}
 
 
 def expected_files(app: Sphinx) -> dict[str, str]:
@@ -82,7 +90,8 @@ def export_site(app: Sphinx, exception: Exception | None) -> None:
     base_url = (base.rstrip("/") + "/") if base else "../"  # export/ sits one level below the pages
     start = time.perf_counter()
     try:
-        manifest = export(needs_json, outdir / EXPORT_DIR, base_url=base_url, source_dir=app.srcdir)
+        manifest = export(needs_json, outdir / EXPORT_DIR, base_url=base_url, source_dir=app.srcdir,
+                          evidence=evidence_markers(app))
     except ExportError as e:
         raise ExtensionError(f"kb_export_site: {e}") from None
     missing = sorted(set(expected_files(app)) - {*manifest["files"], "manifest.json", "SHA256SUMS"})

@@ -1,5 +1,6 @@
 """The tables of the exports, as rows that the XLSX writer and the CSV writer both render: a
-sheet per need type, the traceability matrix, the coverage summary and the About sheet.
+sheet per need type, the traceability matrix, the coverage summary, the crosswalk (one row per
+mapping, kb_export_crosswalk) and the About sheet.
 
 Cell text is made safe here, once, so both formats hold the same values: characters XML
 cannot hold become U+FFFD, and text that a spreadsheet would run as a formula gets a leading
@@ -16,6 +17,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import kb_export_crosswalk
 from kb_export_needs import NeedsFile, is_empty, natural_key
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
@@ -101,7 +103,8 @@ def plan(types: dict[str, str]) -> list[tuple[str, str | None, str, str]]:
     known = [("type", t, title, name) for t, title, name in TYPE_SHEETS]
     out = [("about", None, "About", "about.csv"), known[0],
            ("matrix", None, "Traceability matrix", "traceability-matrix.csv"),
-           *known[1:], ("summary", None, "Coverage summary", "coverage-summary.csv")]
+           *known[1:], ("summary", None, "Coverage summary", "coverage-summary.csv"),
+           ("crosswalk", None, "Crosswalk", "crosswalk.csv")]
     titles = {title.lower() for _, _, title, _ in out}
     names = {name for *_, name in out}
     for need_type, type_title in types.items():
@@ -116,7 +119,11 @@ def plan(types: dict[str, str]) -> list[tuple[str, str | None, str, str]]:
     return out
 
 
-def build(source: NeedsFile, selected: dict[str, dict], base_url: str | None, about: dict) -> list[Sheet]:
+def build(source: NeedsFile, selected: dict[str, dict], base_url: str | None, about: dict,
+          markers: dict[str, str] | None = None) -> list[Sheet]:
+    """Every sheet; ``markers``: mapping link type -> evidence marker (kb_export_crosswalk)."""
+    if markers is None:
+        markers = kb_export_crosswalk.mapping_markers(source)
     sheets = []
     for kind, need_type, title, csv_name in plan(source.types(selected)):
         if kind == "about":
@@ -125,6 +132,8 @@ def build(source: NeedsFile, selected: dict[str, dict], base_url: str | None, ab
             sheets.append(matrix_sheet(source, selected, base_url, title, csv_name))
         elif kind == "summary":
             sheets.append(summary_sheet(source, selected, title, csv_name))
+        elif kind == "crosswalk":
+            sheets.append(crosswalk_sheet(source, selected, markers, base_url, title, csv_name))
         else:
             sheets.append(type_sheet(source, selected, need_type, title, csv_name, base_url))
     return sheets
@@ -213,6 +222,18 @@ def summary_sheet(source: NeedsFile, selected: dict[str, dict], title: str, csv_
         sheet.urls.append(None)
     sheet.rows.append(["All", *(total[k] for k in keys)])
     sheet.urls.append(None)
+    return sheet
+
+
+def crosswalk_sheet(source: NeedsFile, selected: dict[str, dict], markers: dict[str, str],
+                    base_url: str | None, title: str, csv_name: str) -> Sheet:
+    """One row per mapping link of a selected need to a clause, with its evidence marker; the
+    header row alone when the file has no mappings."""
+    sheet = Sheet(title, csv_name, list(kb_export_crosswalk.COLUMNS),
+                  wide=("Requirement title", "Framework document", "Clause title"))
+    for row in kb_export_crosswalk.rows(source, selected, markers):
+        sheet.rows.append([cell(row[c]) for c in sheet.columns])
+        sheet.urls.append(need_url(source.needs[row["Requirement"]], base_url))
     return sheet
 
 

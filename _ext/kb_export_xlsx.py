@@ -47,9 +47,10 @@ def _worksheet(ws, sheet: Sheet) -> None:
     ws.append([text(c) for c in sheet.columns])
     for c in ws[1]:
         c.font, c.fill, c.alignment = HEADER_FONT, HEADER_FILL, WRAP
-    for row, url in zip(sheet.rows, sheet.urls):
+    for index, (row, url) in enumerate(zip(sheet.rows, sheet.urls), start=2):
         ws.append([_fit(v) for v in row])
-        cells = ws[ws.max_row]
+        # by position: ws[ws.max_row] scans every cell of the sheet, for every row
+        cells = [ws.cell(row=index, column=column) for column in range(1, len(sheet.columns) + 1)]
         for c in cells:
             c.alignment = WRAP
         if url:

@@ -7,7 +7,7 @@
  * popcount of one AND: a few hundred microseconds at 10,000 needs. Rows are built once, on first
  * display, and at most PAGE of them are put into the page per step, so the DOM work of a
  * filter does not grow with the number of needs.
- * State: the query string (?tag=a&tag=b&stakeholder=c&q=words), so a view is a link.
+ * State: the query string (?tag=a&tag=b&stakeholder=c&framework=STD_X&q=words), so a view is a link.
  * Content is only ever set as text (textContent, createTextNode), never parsed as HTML. */
 (() => {
   "use strict";
@@ -333,12 +333,14 @@
       if (first) first.focus();
     });
     csvButton.addEventListener("click", () => {
-      const header = ["ID", "Type", "Title", "Section", "Stakeholder", "Phase", "Tags", "Coverage", "URL", "Statement"];
+      const header = ["ID", "Type", "Title", "Section", "Stakeholder", "Phase", "Tags", "Coverage", "Frameworks",
+        "URL", "Statement"];
       const lines = result.ids.map((i) => {
         const need = data.needs[i];
         return [need.id, labelsOf(need, "type").join("; "), need.title, labelsOf(need, "section").join("; "),
           labelsOf(need, "stakeholder").join("; "), labelsOf(need, "phase").join("; "),
           labelsOf(need, "tag").join("; "), labelsOf(need, "coverage").join("; "),
+          valuesOf(need, "framework").map((entry) => entry.value).join("; "),
           need.url ? new URL(contentRoot + need.url, location.href).href : "", need.text];
       });
       // the byte order mark makes spreadsheet programs read the file as UTF-8

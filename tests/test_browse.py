@@ -15,6 +15,9 @@ from kb_browse import FACETS, plain_text  # noqa: E402
 
 MODEL = tomllib.loads((ROOT / "ubproject.toml").read_text(encoding="utf-8"))
 PREFIX = "window.KB_BROWSE_DATA = "
+# The crosswalk's mapping link types: those the model lets point to clauses only.
+MAPPING_LINKS = [l for l, d in MODEL["needs"]["links"].items() if d["target_types"] == ["clause"]]
+COLUMN_STANDARDS = [s for c in MODEL["kb"]["crosswalk"]["columns"] for s in c["standards"]]
 
 
 @pytest.fixture(scope="module")
@@ -22,6 +25,15 @@ def data(site) -> dict:
     text = (site.outdir / "_static" / "kb-browse-data.js").read_text(encoding="ascii")
     assert text.startswith(PREFIX) and text.endswith(";\n")
     return json.loads(text[len(PREFIX):-2])
+
+
+def frameworks(need: dict, needs: dict) -> set[str]:
+    """From needs.json: the standards of the clauses a need maps to; a clause's own."""
+    out = set(need.get("part_of") or [])
+    for link in MAPPING_LINKS:
+        for clause_id in need.get(link) or []:
+            out.update(needs[clause_id]["part_of"])
+    return out
 
 
 def field_values(need: dict, field: str) -> list[str]:
@@ -38,12 +50,36 @@ def test_data_holds_every_need_once(data, needs):
 
 
 def test_data_facets_equal_needs_json(data, needs):
+    assert [f["key"] for f in data["facets"]] == [key for key, _, _ in FACETS]
     for record in data["needs"]:
         need = needs[record["id"]]
         assert record["title"] == need["title"]
         for (key, _label, field), facet, indexes in zip(FACETS, data["facets"], record["facets"]):
             assert facet["key"] == key
-            assert [facet["values"][i]["value"] for i in indexes] == field_values(need, field), (need["id"], key)
+            got = [facet["values"][i]["value"] for i in indexes]
+            if key == "framework":
+                order = [v["value"] for v in facet["values"]]
+                assert got == sorted(frameworks(need, needs), key=order.index), (need["id"], key)
+            else:
+                assert got == field_values(need, field), (need["id"], key)
+
+
+def test_framework_facet_holds_requirements_and_clauses_of_each_framework(data, needs):
+    """Every framework of the crosswalk has its clauses and the requirements that map to them;
+    no other type of need is in a framework."""
+    facet = next(f for f in data["facets"] if f["key"] == "framework")
+    f = [x["key"] for x in data["facets"]].index("framework")
+    members: dict[str, set[str]] = {v["value"]: set() for v in facet["values"]}
+    for record in data["needs"]:
+        for i in record["facets"][f]:
+            members[facet["values"][i]["value"]].add(record["id"])
+    for standard, ids in members.items():
+        clauses = {i for i, n in needs.items() if n["type"] == "clause" and n["part_of"] == [standard]}
+        reqs = {i for i, n in needs.items() if n["type"] == "req"
+                and any(c in clauses for l in MAPPING_LINKS for c in n[l])}
+        assert clauses and reqs and ids == clauses | reqs, standard
+    assert sum(1 for r in data["needs"] if r["facets"][f]) == \
+        sum(1 for n in needs.values() if n["type"] == "clause" or any(n.get(l) for l in MAPPING_LINKS))
 
 
 def test_data_links_every_need_to_its_anchor(data, needs, site):
@@ -63,6 +99,7 @@ def test_facet_values_follow_the_model(data):
     assert facets["stakeholder"] == fields["stakeholder"]["schema"]["items"]["enum"]
     assert facets["phase"] == fields["phase"]["schema"]["items"]["enum"]
     assert facets["coverage"] == fields["coverage"]["schema"]["enum"]
+    assert facets["framework"] == COLUMN_STANDARDS  # the crosswalk's columns, in their order
     sections = [tuple(map(int, s.split("."))) for s in facets["section"]]
     assert sections == sorted(sections)
 
@@ -72,6 +109,18 @@ def test_tag_values_carry_meaning_and_page(data):
     assert [(t["value"], t["meaning"], t["page"]) for t in tags] == [
         (tag, meaning, f"tags/{tag}.html") for tag, meaning in MODEL["kb"]["tags"].items()
     ]
+
+
+def test_framework_values_are_labelled_readably(data, needs):
+    values = {v["value"]: v for f in data["facets"] if f["key"] == "framework" for v in f["values"]}
+    assert values["STD_IEC_81001_5_1_2021"]["label"] == "IEC 81001-5-1"
+    assert values["STD_NIST_CSF_2_0"]["label"] == "NIST CSF 2.0"
+    assert values["STD_FDA_PREMARKET_2023"]["label"] == "FDA premarket guidance (2023)"
+    assert values["STD_EU_MDR_2017_745"]["label"] == "MDCG 2019-16 / MDR Annex I (MDR)"
+    labels = [v["label"] for v in values.values()]
+    assert len(labels) == len(set(labels))
+    for standard, value in values.items():
+        assert value["meaning"] == f"{needs[standard]['doc_id']}: {needs[standard]['title']}"
 
 
 def test_plain_text_drops_markup_and_keeps_words():
@@ -100,3 +149,4 @@ def test_browse_links_are_checked_by_the_build(tmp_path):
         in build.output
     assert build.output.count("kb-browse:") == 1
     assert 'href="browse.html?tag=sbom&amp;type=req"' in build.html("index.html")
+    assert 'href="browse.html?framework=STD_IEC_81001_5_1_2021&amp;type=req"' in build.html("index.html")

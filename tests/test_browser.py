@@ -24,6 +24,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 LOCAL = ("file://", "http://127.0.0.1:", "blob:", "data:")
 FIELD = {"tag": "tags", "type": "type", "stakeholder": "stakeholder", "phase": "phase",
          "section": "section", "coverage": "coverage"}
+MAPPING_LINKS = ("maps_primary", "maps_primary_outline", "maps_secondary", "maps_fda_cited", "maps_fit_judgement")
 
 
 @pytest.fixture(scope="session")
@@ -100,12 +101,21 @@ def page(chromium):
 
 # ---------------------------------------------------------------------------- helpers
 
+def frameworks(need: dict, needs: dict) -> set[str]:
+    """The frameworks of a need, from needs.json: a clause's part_of; for the others, the part_of
+    of every clause they map to."""
+    return {s for c in [need["id"]] + [c for l in MAPPING_LINKS for c in need.get(l) or []]
+            for s in needs[c].get("part_of") or []}
+
+
 def matching(needs: dict, **facets: str) -> set[str]:
     """IDs of the needs that carry every given facet value, from needs.json."""
-    def values(need, field):
-        value = need[field]
+    def values(need, key):
+        if key == "framework":
+            return frameworks(need, needs)
+        value = need[FIELD[key]]
         return value if isinstance(value, list) else [value]
-    return {i for i, n in needs.items() if all(v in values(n, FIELD[k]) for k, v in facets.items())}
+    return {i for i, n in needs.items() if all(v in values(n, k) for k, v in facets.items())}
 
 
 def open_browse(page, root: str, query: str = "") -> None:
@@ -169,6 +179,33 @@ def test_changing_a_facet_updates_the_url_and_back_restores_it(page, root, needs
     assert result_count(page) == len(matching(needs, tag="patient-safety", stakeholder="manufacturer"))
 
 
+def test_framework_in_url_shows_its_clauses_and_the_requirements_mapped_to_it(page, root, needs):
+    open_browse(page, root, "?framework=STD_IEC_81001_5_1_2021")
+    expected = matching(needs, framework="STD_IEC_81001_5_1_2021")
+    clauses = {i for i in expected if needs[i]["type"] == "clause"}
+    assert clauses and {needs[i]["type"] for i in expected} == {"req", "clause"}
+    assert result_count(page) == len(expected)
+    ids = result_ids(page)
+    assert len(ids) == len(set(ids)) and set(ids) == expected
+    box = 'input[name="framework"][value="STD_IEC_81001_5_1_2021"]'
+    assert page.is_checked(box)
+    label = page.locator("label.kb-facet-value", has=page.locator(box))
+    assert label.locator("span").first.text_content() == "IEC 81001-5-1"
+    assert label.locator(".kb-facet-count").text_content() == f"({len(expected)})"
+    # a second framework is an alternative; the requirements of both, with a type
+    page.check('input[name="framework"][value="STD_NIST_CSF_2_0"]')
+    page.check('input[name="type"][value="req"]')
+    assert query_of(page) == [("type", "req"), ("framework", "STD_IEC_81001_5_1_2021"),
+                              ("framework", "STD_NIST_CSF_2_0")]
+    both = (matching(needs, framework="STD_IEC_81001_5_1_2021", type="req")
+            | matching(needs, framework="STD_NIST_CSF_2_0", type="req"))
+    assert result_count(page) == len(both) and set(result_ids(page)) == both
+    # the count beside another framework: the requirements it would add to the type filter alone
+    other = page.locator("label.kb-facet-value", has=page.locator('input[name="framework"][value="STD_MDS2"]'))
+    assert other.locator(".kb-facet-count").text_content() == \
+        f"({len(matching(needs, framework='STD_MDS2', type='req'))})"
+
+
 def test_free_text_matches_id_title_and_statement(page, root, needs):
     open_browse(page, root, "?type=req")
     page.fill("#kb-browse-text", "REQ_N60_5_3")
@@ -211,12 +248,14 @@ def test_csv_download_holds_the_filtered_view(page, root, needs):
     text = Path(download.value.path()).read_bytes().decode("utf-8")  # keeps the CRLFs
     assert text.startswith("\ufeff") and text.endswith("\r\n")
     rows = list(csv.reader(io.StringIO(text[1:], newline="")))
-    assert rows[0] == ["ID", "Type", "Title", "Section", "Stakeholder", "Phase", "Tags", "Coverage", "URL", "Statement"]
+    assert rows[0] == ["ID", "Type", "Title", "Section", "Stakeholder", "Phase", "Tags", "Coverage", "Frameworks",
+                       "URL", "Statement"]
     assert {r[0] for r in rows[1:]} == matching(needs, tag="sbom", type="req")
     for row in rows[1:]:
         need = needs[row[0]]
         assert row[2] == need["title"] and row[4] == "; ".join(need["stakeholder"])
-        assert row[8].endswith(f"{need['docname']}.html#{need['id']}")
+        assert set(row[8].split("; ")) - {""} == frameworks(need, needs)
+        assert row[9].endswith(f"{need['docname']}.html#{need['id']}")
 
 
 def test_csv_neutralises_formulas_and_quotes_per_rfc_4180(page, root):
@@ -270,8 +309,7 @@ def test_sphinx_search_finds_a_requirement_by_id(page, http_root, needs):
     does not allow from file://."""
     need = needs["REQ_N60_5_3_01"]
     page.goto(f"{http_root}search.html?q=REQ_N60_5_3_01")
-    # results arrive one by one; Sphinx says "Search finished, found N page(s)" at the end
-    page.wait_for_function(
-        "() => /found/.test(document.querySelector('#search-results .search-summary')?.textContent || '')")
+    # results appear one by one (the crosswalk pages name the ID too): wait for the last
+    page.wait_for_selector("#search-results .search-summary:has-text('Search finished')")
     hrefs = page.eval_on_selector_all("#search-results li a", "links => links.map(a => a.href)")
     assert any(h.split("#")[0].endswith(f"/{need['docname']}.html") for h in hrefs), hrefs

@@ -14,7 +14,9 @@ import os
 import re
 import subprocess
 import sys
+import tomllib
 import zipfile
+from collections import Counter
 from pathlib import Path
 
 import jsonschema_rs
@@ -28,15 +30,22 @@ from reqif.parser import ReqIFParser
 from conftest import ROOT, of_type
 
 sys.path.insert(0, str(ROOT / "_ext"))
+import kb_export_crosswalk  # noqa: E402
+from kb_export_needs import natural_key  # noqa: E402
 from kb_export_tables import FORMULA_TRIGGERS, untext  # noqa: E402
 
 EXPORTER = ROOT / "_ext" / "kb_export.py"
 BASE_URL = "https://kb.example.org/"
-REPORT_SHEETS = {"About", "Traceability matrix", "Coverage summary"}
+REPORT_SHEETS = {"About", "Traceability matrix", "Coverage summary", "Crosswalk"}
 EVERY_FILE = {"traceability.xlsx", "traceability.reqif", "needs.json", "sbom.cdx.json", "manifest.json",
               "SHA256SUMS", "about.csv", "requirements.csv", "traceability-matrix.csv",
               "design-controls.csv", "tests.csv", "post-market-activities.csv", "standards.csv",
-              "coverage-summary.csv", "type-guideline.csv", "type-clause.csv"}
+              "coverage-summary.csv", "crosswalk.csv", "type-guideline.csv", "type-clause.csv"}
+MODEL = tomllib.loads((ROOT / "ubproject.toml").read_text(encoding="utf-8"))
+# The crosswalk's evidence levels: mapping link type -> marker, as the model declares them.
+EVIDENCE = {link: decl["marker"] for link, decl in MODEL["kb"]["evidence"].items()}
+CROSSWALK_COLUMNS = ["Requirement", "Requirement title", "Section", "Framework", "Framework document",
+                     "Clause", "Clause ref", "Clause title", "Evidence", "Link type"]
 
 
 def run_export(needs_json: Path, out: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -102,11 +111,17 @@ class ReadReqIF:
         content = bundle.core_content.req_if_content
         self.content = content
         attr_names, self.type_names, enum_names = {}, {}, {}
+        self.relation_type_names: dict[str, str] = {}  # link type -> the relation type's LONG-NAME
         for dt in content.data_types:
             for value in getattr(dt, "values", None) or []:
                 enum_names[value.identifier] = value.long_name
         for spec_type in content.spec_types:
             self.type_names[spec_type.identifier] = spec_type.long_name
+            if type(spec_type).__name__ == "ReqIFSpecRelationType":
+                # a mapping's relation type is "<link type> <evidence marker>"; a link type has no space
+                link = spec_type.long_name.split(" ", 1)[0]
+                self.type_names[spec_type.identifier] = link
+                self.relation_type_names[link] = spec_type.long_name
             for definition in getattr(spec_type, "attribute_definitions", None) or []:
                 attr_names[definition.identifier] = definition.long_name
         self.needs, self.links, self.objects = {}, set(), {}
@@ -229,7 +244,8 @@ def test_reqif_types_relations_and_section_tree(exported, needs, document):
     for t in read.content.spec_types:
         kinds[type(t).__name__].add(t.long_name)
     assert {n["type_name"] for n in needs.values()} <= kinds["ReqIFSpecObjectType"]
-    assert set(link_types_of(document)) == kinds["ReqIFSpecRelationType"]
+    assert set(link_types_of(document)) == set(read.relation_type_names)
+    assert set(read.relation_type_names.values()) == kinds["ReqIFSpecRelationType"]
     # the guideline's specification: N60 headings by section number, each requirement under its own
     spec = next(s for s in read.content.specifications if s.long_name.startswith("Principles and Practices for Medical"))
     placed: dict[str, list[str]] = {}
@@ -280,10 +296,92 @@ def test_matrix_and_summary_equal_needs_json(exported, needs):
     assert all_row[:5] == ("All", len(reqs), states.count("covered"), states.count("justified"), states.count("gap"))
 
 
+# ------------------------------------------------------------------ the crosswalk
+
+def mappings_of(needs: dict[str, dict]) -> list[tuple]:
+    """Every maps_* link of needs.json as a row of the Crosswalk sheet, from needs.json alone."""
+    rows = []
+    for need in needs.values():
+        for link in sorted(k for k in need if k.startswith("maps_") and not k.endswith("_back")):
+            for clause_id in need[link]:
+                clause = needs[clause_id]
+                framework = clause["part_of"][0]
+                rows.append((need["id"], need["title"], need.get("section") or "", framework,
+                             needs[framework]["doc_id"], clause_id, clause["clause_ref"],
+                             clause["clause_title"] or "", EVIDENCE[link], link))
+    return rows
+
+
+def crosswalk_rows_xlsx(path: Path) -> tuple[list, list[tuple]]:
+    rows = list(openpyxl.load_workbook(path)["Crosswalk"].iter_rows(values_only=True))
+    return [untext(h) for h in rows[0]], [tuple(untext(v) for v in r) for r in rows[1:]]
+
+
+def crosswalk_rows_csv(path: Path) -> tuple[list, list[tuple]]:
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    return [untext(h) for h in rows[0]], [tuple(untext(v) for v in r) for r in rows[1:]]
+
+
+def test_mapping_link_types_are_the_models_evidence_levels(document):
+    """The maps_* link types of needs.json are those of [kb.evidence], every one is in use, and
+    the exporter's built-in markers (used without a table, e.g. by make export) are the model's."""
+    maps = {l for l in link_types_of(document) if l.startswith("maps_")}
+    assert maps == set(EVIDENCE)
+    assert {l for l, d in MODEL["needs"]["links"].items() if d["target_types"] == ["clause"]} == maps
+    assert kb_export_crosswalk.EVIDENCE == EVIDENCE
+
+
+def test_crosswalk_sheet_and_csv_hold_every_mapping_with_its_evidence(exported, needs):
+    expected = mappings_of(needs)
+    assert len(expected) > 5000
+    assert {r[-1] for r in expected} == set(EVIDENCE)  # every evidence level occurs
+    for header, rows in (crosswalk_rows_xlsx(exported / "traceability.xlsx"),
+                         crosswalk_rows_csv(exported / "crosswalk.csv")):
+        assert header == CROSSWALK_COLUMNS
+        assert Counter(rows) == Counter(expected)  # exactly the maps_* links, each once
+        assert all(r[8] == EVIDENCE[r[9]] for r in rows)
+    facts = json.loads((exported / "manifest.json").read_text())["export"]
+    assert facts["crosswalk"] == {"mappings": len(expected), "evidence marker per mapping link type": EVIDENCE}
+
+
+def test_crosswalk_rows_are_sorted_by_requirement_framework_and_clause(exported, needs):
+    _, rows = crosswalk_rows_csv(exported / "crosswalk.csv")
+    keys = [(natural_key(r[2]), natural_key(r[0]), natural_key(r[3]), natural_key(r[6]), natural_key(r[5]),
+             list(EVIDENCE).index(r[9])) for r in rows]
+    assert keys == sorted(keys)
+    # the requirements in the order of the Requirements sheet, each one's rows together
+    with open(exported / "requirements.csv", newline="", encoding="utf-8") as f:
+        order = [untext(r[0]) for r in list(csv.reader(f))[1:]]
+    seen = [r[0] for i, r in enumerate(rows) if i == 0 or rows[i - 1][0] != r[0]]
+    assert len(seen) == len(set(seen)) and seen == [i for i in order if i in set(seen)]
+    workbook = openpyxl.load_workbook(exported / "traceability.xlsx")
+    ws = workbook["Crosswalk"]
+    assert workbook.sheetnames.index("Crosswalk") == workbook.sheetnames.index("Coverage summary") + 1
+    for row in ws.iter_rows(min_row=2, max_row=50):
+        need = needs[row[0].value]
+        assert row[0].hyperlink.target == f"{BASE_URL}{need['docname']}.html#{need['id']}"
+
+
+def test_reqif_relations_of_mappings_are_typed_by_evidence_level(exported, needs):
+    read = ReadReqIF(exported / "traceability.reqif")
+    for link, marker in EVIDENCE.items():
+        assert read.relation_type_names[link] == f"{link} {marker}"
+        relations = {(s, t) for s, l, t in read.links if l == link}
+        assert relations == {(i, t) for i, n in needs.items() for t in n[link]}, link
+    assert {l: n for l, n in read.relation_type_names.items() if l not in EVIDENCE} == \
+        {l: l for l in read.relation_type_names if l not in EVIDENCE}  # other link types: their name
+    descriptions = {t.long_name: t.description for t in read.content.spec_types
+                    if type(t).__name__ == "ReqIFSpecRelationType"}
+    assert descriptions["maps_primary [P]"] == \
+        "sphinx-needs link type maps_primary: a crosswalk mapping to a framework clause, evidence level [P]"
+
+
 def test_workbook_layout(exported, needs):
     workbook = openpyxl.load_workbook(exported / "traceability.xlsx")
-    assert workbook.sheetnames[:8] == ["About", "Requirements", "Traceability matrix", "Design controls",
-                                       "Tests", "Post-market activities", "Standards", "Coverage summary"]
+    assert workbook.sheetnames[:9] == ["About", "Requirements", "Traceability matrix", "Design controls",
+                                       "Tests", "Post-market activities", "Standards", "Coverage summary",
+                                       "Crosswalk"]
     for ws in workbook.worksheets:
         assert ws.freeze_panes in ("A2", "B2"), ws.title
         assert ws.auto_filter.ref and ws.auto_filter.ref.startswith("A1:"), ws.title
@@ -482,6 +580,9 @@ def test_filtered_export_selects_and_records_the_filter(args, recorded, keep, ne
     assert read.links == links_of({i: needs[i] for i in expected}, link_types_of(json.loads(needs_json.read_text())))
     exported = json.loads((out / "needs.json").read_text())
     assert set(exported["versions"][""]["needs"]) == expected
+    # the crosswalk: the mappings of the selected needs, the clauses named though not selected
+    _, crosswalk = crosswalk_rows_csv(out / "crosswalk.csv")
+    assert Counter(crosswalk) == Counter(r for r in mappings_of(needs) if r[0] in expected)
     assert json.loads((out / "manifest.json").read_text())["export"]["filter"] == recorded
     about = dict(openpyxl.load_workbook(out / "traceability.xlsx")["About"].iter_rows(min_row=2, values_only=True))
     assert untext(about["filter"]) == recorded
@@ -521,10 +622,58 @@ def test_foreign_needs_json_carries_its_types_fields_and_links(tmp_path):
     workbook = openpyxl.load_workbook(out / "traceability.xlsx")
     assert {"Specification", "Implementation"} <= set(workbook.sheetnames)
     assert workbook["Requirements"].max_row == 1  # a type the file does not have: header only
+    assert [c.value for c in workbook["Crosswalk"][1]] == CROSSWALK_COLUMNS  # no clauses: no mappings
+    assert workbook["Crosswalk"].max_row == 1
+    assert crosswalk_rows_csv(out / "crosswalk.csv") == (CROSSWALK_COLUMNS, [])
+    assert {t.long_name for t in read.content.spec_types if type(t).__name__ == "ReqIFSpecRelationType"} == \
+        {"links", "satisfies"}
     header = [c.value for c in workbook["Specification"][1]]
     assert {"asil", "effort", "reviewed", "owner_info", "variants", "status", "satisfies_back"} <= set(header)
     assert (out / "type-spec.csv").is_file() and (out / "type-impl.csv").is_file()
     assert json.loads((out / "needs.json").read_text()) == json.loads(needs_json.read_text())
+
+
+def test_crosswalk_of_another_project_is_read_from_its_needs_json(tmp_path):
+    """Mapping link types are the link types that point to clauses only; a clause's framework is
+    its part_of; markers come from --evidence, else the built-in table, else the link's name."""
+    def need(need_id, kind, **fields):
+        base = {"id": need_id, "type": kind, "type_name": kind.title(), "title": f"{kind} {need_id}",
+                "content": "", "docname": "index"}
+        for link in ("links", "part_of", "maps_primary", "maps_custom"):
+            base.setdefault(link, [])
+            base.setdefault(f"{link}_back", [])
+        return {**base, **fields}
+
+    needs = {
+        "STD_X": need("STD_X", "standard", doc_id="X 1:2020"),
+        "CL_X_1": need("CL_X_1", "clause", part_of=["STD_X"], clause_ref="1", clause_title="Scope"),
+        "CL_X_2": need("CL_X_2", "clause", part_of=["STD_X"], clause_ref="2"),
+        "CL_LOOSE": need("CL_LOOSE", "clause", clause_ref="A.1"),
+        "SPEC_B": need("SPEC_B", "spec", maps_custom=["CL_X_1"], section="2"),
+        "SPEC_A": need("SPEC_A", "spec", section="1", maps_primary=["CL_X_2", "CL_X_1"],
+                       maps_custom=["CL_LOOSE", "GONE_1"], links=["CL_X_1", "STD_X"]),  # links: not only clauses
+    }
+    needs_json = tmp_path / "needs.json"
+    needs_json.write_text(json.dumps(foreign_document(needs)), encoding="utf-8")
+    expected = [("SPEC_A", "spec SPEC_A", "1", "", "", "CL_LOOSE", "A.1", "", "{custom}", "maps_custom"),
+                ("SPEC_A", "spec SPEC_A", "1", "STD_X", "X 1:2020", "CL_X_1", "1", "Scope", "[P]", "maps_primary"),
+                ("SPEC_A", "spec SPEC_A", "1", "STD_X", "X 1:2020", "CL_X_2", "2", "", "[P]", "maps_primary"),
+                ("SPEC_B", "spec SPEC_B", "2", "STD_X", "X 1:2020", "CL_X_1", "1", "Scope", "{custom}", "maps_custom")]
+    for args, custom in (([], "maps_custom"), (["--evidence", "maps_custom=[C]"], "[C]")):
+        out = tmp_path / f"out{len(args)}"
+        proc = run_export(needs_json, out, "--no-sbom", *args)
+        assert proc.returncode == 0, proc.stderr
+        rows = [tuple(v.replace("{custom}", custom) for v in r) for r in expected]
+        assert crosswalk_rows_csv(out / "crosswalk.csv") == (CROSSWALK_COLUMNS, rows)
+        assert crosswalk_rows_xlsx(out / "traceability.xlsx") == (CROSSWALK_COLUMNS, rows)
+        read = ReadReqIF(out / "traceability.reqif")
+        assert read.relation_type_names == {"links": "links", "part_of": "part_of",
+                                            "maps_primary": "maps_primary [P]", "maps_custom": f"maps_custom {custom}"}
+        assert read.links == links_of(needs, ["links", "part_of", "maps_primary", "maps_custom"])
+        assert list(reqif_schema().iter_errors(str(out / "traceability.reqif"))) == []
+    proc = run_export(needs_json, tmp_path / "bad", "--no-sbom", "--evidence", "maps_custom")
+    assert proc.returncode == 2 and not (tmp_path / "bad").exists()
+    assert proc.stderr == "kb_export: error: --evidence 'maps_custom': give LINK=MARKER, e.g. maps_primary=[P]\n"
 
 
 # ------------------------------------------------------------------ on the site

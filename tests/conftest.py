@@ -6,6 +6,7 @@ pages are copied beside the project's conf.py, ubproject.toml and _ext/."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -15,6 +16,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+# Sphinx colours its messages when CI=true; the tests read the messages as plain text.
+os.environ["NO_COLOR"] = "1"
 FIXTURES = Path(__file__).parent / "fixtures"
 SPHINX = [sys.executable, "-m", "sphinx"]
 STRICT = ["-W", "--keep-going", "-n"]

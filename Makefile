@@ -11,12 +11,14 @@ BUILDDIR    := _build
 STAMP       := $(VENV)/.installed-$(shell sha256sum requirements.lock 2>/dev/null | cut -c1-16)
 
 .DEFAULT_GOAL := help
-.PHONY: help venv html test serve clean lock system-deps review-links
+BENCH_SIZES ?= 1000,5000,10000
+.PHONY: help venv html test bench serve clean lock system-deps review-links
 
 help:
 	@echo "Targets:"
 	@echo "  html         build the site into $(BUILDDIR)/html (warnings are errors)"
 	@echo "  test         build once and run every test (pytest, tests/)"
+	@echo "  bench        benchmark synthetic knowledge bases of $(BENCH_SIZES) needs ($(BUILDDIR)/bench/results.json)"
 	@echo "  serve        live preview with sphinx-autobuild at http://127.0.0.1:8000"
 	@echo "  review-links record every design/test/post-market link as reviewed (after a review)"
 	@echo "  clean        remove $(BUILDDIR)"
@@ -40,6 +42,10 @@ html: venv system-deps
 
 test: venv system-deps
 	$(VENVPY) -m pytest tests
+
+# Not part of `test`: at 10,000 needs it runs for many minutes. See README, "Performance".
+bench: venv system-deps
+	SPHINXOPTS="$(SPHINXOPTS)" $(VENVPY) tools/bench.py --sizes $(BENCH_SIZES) --out $(BUILDDIR)/bench
 
 serve: venv system-deps
 	$(VENV)/bin/sphinx-autobuild -b html $(SPHINXOPTS) --host 127.0.0.1 --port 8000 \

@@ -19,6 +19,7 @@ extensions = [
     "sphinx_design",
     "sphinx_needs",
     "sphinx.ext.graphviz",
+    "kb_layout",
     "kb_model",
     "kb_coverage",
     "kb_checks",

@@ -48,12 +48,16 @@ def sphinx_build(srcdir: Path, outdir: Path, *extra: str) -> Build:
     return Build(srcdir, outdir, proc.returncode, proc.stdout + proc.stderr)
 
 
-def build_fixture(name: str, tmp_path: Path) -> Build:
-    """Build tests/fixtures/<name> with the project's real configuration and model."""
+def build_fixture(name: str, tmp_path: Path, model_extra: str = "") -> Build:
+    """Build tests/fixtures/<name> with the project's real configuration and model
+    (plus ``model_extra``, TOML appended to the model)."""
     src = tmp_path / "src"
     shutil.copytree(FIXTURES / name, src)
     for f in ("conf.py", "ubproject.toml"):
         shutil.copy(ROOT / f, src / f)
+    if model_extra:
+        with open(src / "ubproject.toml", "a", encoding="utf-8") as f:
+            f.write("\n" + model_extra)
     shutil.copytree(ROOT / "_ext", src / "_ext", ignore=shutil.ignore_patterns("__pycache__"))
     (src / "_static").mkdir(exist_ok=True)
     return sphinx_build(src, tmp_path / "html")

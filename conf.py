@@ -24,6 +24,7 @@ extensions = [
     "kb_coverage",
     "kb_checks",
     "kb_review",
+    "kb_rebuild",
 ]
 
 needs_from_toml = "ubproject.toml"

@@ -16,14 +16,17 @@ Cases, each timed with the peak memory of the process tree:
   noop    the same build again, nothing changed
   edit    the build after changing the text of one requirement
   export  _ext/kb_export.py on the build's needs.json (skipped when the module is not here)
-  filter  selecting one facet on browse.html in headless Chromium until the result count
-          changes (skipped when the build has no browse.html)
+  filter  toggling the first facet on browse.html in headless Chromium until the new result
+          count is rendered, median of 5 (skipped when the build has no browse.html)
   floor   clean build of the floor project
 
 Writes _build/bench/results.json (a list of {"needs", "case", "seconds", "peak_rss_mb"};
 a skipped case has "skipped" and null figures) and prints a table with the ratios to the floor.
-peak_rss_mb is the peak of the summed proportional set size (PSS) of the process and its
-children, so a forked parallel worker is not counted twice for the memory it shares.
+seconds is wall-clock time. peak_rss_mb is the peak of the summed proportional set size (PSS)
+of the process and its children, sampled every 50 ms, so a forked parallel worker is not
+counted twice for the memory it shares. Each build entry also has cpu_seconds (the CPU time of
+the build and its workers) and load (the machine's 1-minute load average when it started):
+on a busy machine the wall-clock figures are longer than the CPU time alone would give.
 
 Usage: tools/bench.py [--sizes 1000,5000,10000] [--out _build/bench] [--cases full,noop,...]
 Sphinx options come from $SPHINXOPTS (as for `make html`)."""
@@ -34,8 +37,10 @@ import argparse
 import json
 import os
 import random
+import resource
 import shlex
 import shutil
+import statistics
 import subprocess
 import sys
 import textwrap
@@ -264,8 +269,10 @@ def _tree_pss_kb(pid: int) -> int:
     return total
 
 
-def measure(cmd: list[str], cwd: Path | None = None) -> tuple[float, float, str]:
-    """Run cmd; return (seconds, peak memory in MB, output). Raises on failure."""
+def measure(cmd: list[str], cwd: Path | None = None) -> tuple[float, float, dict]:
+    """Run cmd; return (seconds, peak memory in MB, extra figures). Raises on failure."""
+    load = os.getloadavg()[0]
+    cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     peak = [0]
@@ -282,7 +289,11 @@ def measure(cmd: list[str], cwd: Path | None = None) -> tuple[float, float, str]
     sampler.join()
     if proc.returncode:
         raise RuntimeError(f"{shlex.join(cmd)} failed ({proc.returncode}):\n{output[-5000:]}")
-    return seconds, round(peak[0] / 1024, 1), output
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_seconds = after.ru_utime + after.ru_stime - cpu.ru_utime - cpu.ru_stime
+    # CPU time of the build and its workers, and the machine's load when it started: the
+    # seconds are wall-clock time, which other work on the machine lengthens
+    return seconds, round(peak[0] / 1024, 1), {"cpu_seconds": round(cpu_seconds, 2), "load": round(load, 2)}
 
 
 def sphinx(src: Path, out: Path) -> list[str]:
@@ -290,40 +301,57 @@ def sphinx(src: Path, out: Path) -> list[str]:
     return [sys.executable, "-m", "sphinx", "-b", "html", *opts, str(src), str(out)]
 
 
-def filter_time(page: Path) -> tuple[float, str]:
-    """Seconds from selecting the first facet of browse.html to the new result count."""
-    from playwright.sync_api import sync_playwright
+FILTER_JS = """() => new Promise(resolve => {
+    // toggles the first facet control and waits for [data-result-count] to change
+    const count = document.querySelector('[data-result-count]');
+    const facet = document.querySelector('input[type=checkbox], input[type=radio], select');
+    if (!facet) { resolve([null, 'no facet control (checkbox, radio or select) found']); return; }
+    const how = facet.tagName.toLowerCase() + ' ' + (facet.name || facet.id);
+    const t0 = performance.now();
+    const done = () => requestAnimationFrame(() => resolve([(performance.now() - t0) / 1000, how]));
+    new MutationObserver(done).observe(count, {childList: true, characterData: true, subtree: true, attributes: true});
+    if (facet.tagName === 'SELECT') {
+        facet.selectedIndex = facet.selectedIndex > 0 ? 0 : Math.min(1, facet.options.length - 1);
+        facet.dispatchEvent(new Event('change', {bubbles: true}));
+    } else facet.click();
+    setTimeout(() => resolve([null, how + ': the result count did not change within 10 s']), 10000);
+})"""
+
+
+def filter_time(page: Path, runs: int = 5) -> tuple[float, str]:
+    """Median seconds from toggling the first facet of browse.html to the new result count
+    (rendered). A facet that reloads the page (the facets are in the URL query) is timed
+    from the navigation to the result count of the new page."""
+    from playwright.sync_api import Error, sync_playwright
+    times, how = [], ""
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=shutil.which("chromium") or None)
         tab = browser.new_page()
         tab.goto(page.as_uri())
         tab.wait_for_selector("[data-result-count]")
         tab.wait_for_load_state("networkidle")
-        seconds, how = tab.evaluate("""() => new Promise(resolve => {
-            const count = document.querySelector('[data-result-count]');
-            const before = count.textContent;
-            const facet = document.querySelector('input[type=checkbox], input[type=radio], select');
-            if (!facet) { resolve([null, 'no facet control found']); return; }
-            const t0 = performance.now();
-            const done = () => requestAnimationFrame(() => resolve([(performance.now() - t0) / 1000,
-                                                                    facet.tagName.toLowerCase() + ' ' + (facet.name || facet.id)]));
-            new MutationObserver(done).observe(count, {childList: true, characterData: true, subtree: true, attributes: true});
-            if (facet.tagName === 'SELECT') { facet.selectedIndex = facet.options.length > 1 ? 1 : 0; facet.dispatchEvent(new Event('change', {bubbles: true})); }
-            else facet.click();
-            setTimeout(() => resolve([null, 'the result count did not change within 10 s']), 10000);
-        })""")
+        for _ in range(runs):
+            start = time.perf_counter()
+            try:
+                seconds, how = tab.evaluate(FILTER_JS)
+            except Error as error:  # the facet navigated: time the new page up to its count
+                if "context was destroyed" not in str(error) and "navigation" not in str(error):
+                    raise
+                tab.wait_for_selector("[data-result-count]")
+                seconds, how = time.perf_counter() - start, "navigation to " + tab.url.rsplit("/", 1)[-1]
+            if seconds is None:
+                raise RuntimeError(f"filter on {page}: {how}")
+            times.append(seconds)
         browser.close()
-    if seconds is None:
-        raise RuntimeError(f"filter on {page}: {how}")
-    return seconds, how
+    return statistics.median(times), how
 
 
 def bench_size(n: int, out: Path, cases: list[str]) -> list[dict]:
     results: list[dict] = []
 
-    def record(case, seconds=None, peak=None, skipped=None, **extra):
+    def record(case, seconds=None, peak=None, extra=None, skipped=None, **more):
         entry = {"needs": n, "case": case, "seconds": None if seconds is None else round(seconds, 3),
-                 "peak_rss_mb": peak, **({"skipped": skipped} if skipped else {}), **extra}
+                 "peak_rss_mb": peak, **({"skipped": skipped} if skipped else {}), **(extra or {}), **more}
         results.append(entry)
         print(f"  {n:>6} {case:<7} " + (f"skipped: {skipped}" if skipped else f"{seconds:8.2f} s {peak:8.1f} MB"),
               flush=True)
@@ -333,14 +361,14 @@ def bench_size(n: int, out: Path, cases: list[str]) -> list[dict]:
     edited = write_project(src, needs, plain=False)
     shutil.rmtree(html, ignore_errors=True)
     if "full" in cases or "noop" in cases or "edit" in cases:
-        record("full", *measure(sphinx(src, html))[:2])
+        record("full", *measure(sphinx(src, html)))
     if "noop" in cases:
-        record("noop", *measure(sphinx(src, html))[:2])
+        record("noop", *measure(sphinx(src, html)))
     if "edit" in cases:
         body = edited.read_text(encoding="utf-8")
         first_text = next(l for l in body.splitlines() if l.startswith("   ") and not l.strip().startswith(":"))
         edited.write_text(body.replace(first_text, first_text + " Edited for the benchmark.", 1), encoding="utf-8")
-        record("edit", *measure(sphinx(src, html))[:2], page=str(edited.relative_to(src)))
+        record("edit", *measure(sphinx(src, html)), page=str(edited.relative_to(src)))
     if "export" in cases:
         module = src / "_ext" / "kb_export.py"
         if not module.is_file():
@@ -351,25 +379,25 @@ def bench_size(n: int, out: Path, cases: list[str]) -> list[dict]:
             export_dir = out / str(n) / "export"
             shutil.rmtree(export_dir, ignore_errors=True)
             record("export", *measure([sys.executable, str(module), str(html / "needs.json"),
-                                       "-o", str(export_dir)], cwd=src)[:2])
+                                       "-o", str(export_dir)], cwd=src))
     if "filter" in cases:
         if not (html / "browse.html").is_file():
             record("filter", skipped="not in this tree (no browse.html in the build)")
         else:
             seconds, how = filter_time(html / "browse.html")
-            record("filter", seconds, None, facet=how)
+            record("filter", seconds, None, {"facet": how, "runs": 5})
     if "floor" in cases:
         floor_src, floor_html = out / str(n) / "floor-src", out / str(n) / "floor-html"
         write_project(floor_src, needs, plain=True)
         shutil.rmtree(floor_html, ignore_errors=True)
-        record("floor", *measure(sphinx(floor_src, floor_html))[:2])
+        record("floor", *measure(sphinx(floor_src, floor_html)))
     return results
 
 
 def table(results: list[dict]) -> str:
     floor = {r["needs"]: r["seconds"] for r in results if r["case"] == "floor" and r["seconds"]}
     full = {r["needs"]: r["seconds"] for r in results if r["case"] == "full" and r["seconds"]}
-    rows = [f"{'needs':>6}  {'case':<7} {'seconds':>9} {'peak MB':>8} {'x floor':>8} {'% full':>7}"]
+    rows = [f"{'needs':>6}  {'case':<7} {'seconds':>9} {'peak MB':>8} {'x floor':>8} {'% full':>7} {'cpu s':>8} {'load':>5}"]
     for r in results:
         if r.get("skipped"):
             rows.append(f"{r['needs']:>6}  {r['case']:<7} skipped: {r['skipped']}")
@@ -377,7 +405,8 @@ def table(results: list[dict]) -> str:
         x = f"{r['seconds'] / floor[r['needs']]:8.2f}" if r["needs"] in floor else f"{'':>8}"
         pct = f"{100 * r['seconds'] / full[r['needs']]:6.1f}%" if r["needs"] in full else f"{'':>7}"
         peak = f"{r['peak_rss_mb']:8.1f}" if r["peak_rss_mb"] is not None else f"{'-':>8}"
-        rows.append(f"{r['needs']:>6}  {r['case']:<7} {r['seconds']:9.3f} {peak} {x} {pct}")
+        cpu = f"{r['cpu_seconds']:8.1f} {r['load']:5.1f}" if "cpu_seconds" in r else ""
+        rows.append(f"{r['needs']:>6}  {r['case']:<7} {r['seconds']:9.3f} {peak} {x} {pct} {cpu}")
     return "\n".join(rows)
 
 

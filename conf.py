@@ -25,6 +25,7 @@ extensions = [
     "kb_checks",
     "kb_review",
     "kb_rebuild",
+    "kb_gc",
 ]
 
 needs_from_toml = "ubproject.toml"

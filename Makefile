@@ -12,7 +12,8 @@ STAMP       := $(VENV)/.installed-$(shell sha256sum requirements.lock 2>/dev/nul
 EXAMPLE     := examples/device-template
 
 .DEFAULT_GOAL := help
-.PHONY: help venv html export example test audit serve clean lock system-deps browser-deps review-links
+BENCH_SIZES ?= 1000,5000,10000
+.PHONY: help venv html export example test audit bench serve clean lock system-deps browser-deps review-links
 
 help:
 	@echo "Targets:"
@@ -25,6 +26,7 @@ help:
 	@echo "               write its audit exports into $(EXAMPLE)/_build/export"
 	@echo "  test         build once and run every test (pytest, tests/)"
 	@echo "  audit        check requirements.lock for known vulnerabilities (pip-audit; network)"
+	@echo "  bench        benchmark synthetic knowledge bases of $(BENCH_SIZES) needs ($(BUILDDIR)/bench/results.json)"
 	@echo "  serve        live preview with sphinx-autobuild at http://127.0.0.1:8000"
 	@echo "  review-links record every design/test/post-market link as reviewed (after a review)"
 	@echo "  clean        remove $(BUILDDIR)"
@@ -77,6 +79,9 @@ test: venv system-deps browser-deps
 audit: venv
 	$(VENV)/bin/pip-audit --requirement requirements.lock --require-hashes --disable-pip \
 		--strict --progress-spinner off --desc on
+# Not part of `test`: at 10,000 needs it runs for many minutes. See README, "Performance".
+bench: venv system-deps
+	SPHINXOPTS="$(SPHINXOPTS)" $(VENVPY) tools/bench.py --sizes $(BENCH_SIZES) --out $(BUILDDIR)/bench
 
 serve: venv system-deps
 	$(VENV)/bin/sphinx-autobuild -b html $(SPHINXOPTS) -d $(BUILDDIR)/doctrees --host 127.0.0.1 --port 8000 \

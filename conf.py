@@ -18,6 +18,7 @@ extensions = [
     "sphinx_design",
     "sphinx_needs",
     "sphinx.ext.graphviz",
+    "kb_layout",
     "kb_model",
     "kb_coverage",
     "kb_checks",
@@ -31,6 +32,8 @@ extensions = [
     "kb_tag_links",
     "kb_browse",
     "kb_interchange",
+    "kb_rebuild",
+    "kb_gc",
 ]
 
 needs_from_toml = "ubproject.toml"

@@ -52,12 +52,16 @@ def sphinx_build(srcdir: Path, outdir: Path, *extra: str, env: dict | None = Non
     return Build(srcdir, outdir, proc.returncode, proc.stdout + proc.stderr, proc.stderr)
 
 
-def build_fixture(name: str, tmp_path: Path, env: dict | None = None) -> Build:
-    """Build tests/fixtures/<name> with the project's real configuration and model."""
+def build_fixture(name: str, tmp_path: Path, env: dict | None = None, model_extra: str = "") -> Build:
+    """Build tests/fixtures/<name> with the project's real configuration and model
+    (plus ``model_extra``, TOML appended to the model)."""
     src = tmp_path / "src"
     shutil.copytree(FIXTURES / name, src)
     for f in ("conf.py", "ubproject.toml", "docutils.conf"):
         shutil.copy(ROOT / f, src / f)
+    if model_extra:
+        with open(src / "ubproject.toml", "a", encoding="utf-8") as f:
+            f.write("\n" + model_extra)
     for folder in ("_ext", "_static"):
         shutil.copytree(ROOT / folder, src / folder, ignore=shutil.ignore_patterns("__pycache__"))
     return sphinx_build(src, tmp_path / "html", env=env)

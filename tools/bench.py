@@ -1,0 +1,433 @@
+#!/usr/bin/env python3
+"""Benchmark of the knowledge base at 1,000, 5,000 and 10,000 needs (``make bench``).
+
+For each size it generates a synthetic project under _build/bench/<N>/ with the site's real
+configuration (conf.py, ubproject.toml, _ext/, _static/, _templates/ and a browse page, copied
+from this tree): the same need types, fields, links, layouts and checks; requirement pages, one
+per source section; design-control, test and post-market pages linking to them so that every
+coverage rule holds; tabbed guideline pages with one needextract tab per section; the
+traceability matrix (needtable), the coverage summary (kb-coverage-summary, needpie, needbar)
+and the gaps page. Beside it, the floor: the same text with every need written as plain RST
+(rubric, paragraph, field list with the links in both directions) and no views, built with
+plain Sphinx and the same theme.
+
+Cases, each timed with the peak memory of the process tree:
+  full    clean build of the project (sphinx-build, the options of `make html`)
+  noop    the same build again, nothing changed
+  edit    the build after changing the text of one requirement
+  export  _ext/kb_export.py on the build's needs.json (skipped when the module is not here)
+  filter  toggling the first facet on browse.html in headless Chromium until the new result
+          count is rendered, median of 5 (skipped when the build has no browse.html)
+  floor   clean build of the floor project
+
+Writes _build/bench/results.json (a list of {"needs", "case", "seconds", "peak_rss_mb"};
+a skipped case has "skipped" and null figures) and prints a table with the ratios to the floor.
+seconds is wall-clock time. peak_rss_mb is the peak of the summed proportional set size (PSS)
+of the process and its children, sampled every 50 ms, so a forked parallel worker is not
+counted twice for the memory it shares. Each build entry also has cpu_seconds (the CPU time of
+the build and its workers) and load (the machine's 1-minute load average when it started):
+on a busy machine the wall-clock figures are longer than the CPU time alone would give.
+
+Usage: tools/bench.py [--sizes 1000,5000,10000] [--out _build/bench] [--cases full,noop,...]
+Sphinx options come from $SPHINXOPTS (as for `make html`)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CASES = ("full", "noop", "edit", "export", "filter", "floor")
+SHARE = {"standard": 0.12, "req": 0.40, "design": 0.15, "test": 0.17}  # postmarket: the rest
+PER_PAGE = 20  # needs per page, as on the real site's pages
+SECTIONS_PER_CHAPTER = 12
+LINK = {"req": "derives_from", "design": "implements", "test": "verifies", "postmarket": "maintains"}
+TITLE = {"guideline": "Guideline", "req": "Requirement", "design": "Design control",
+         "test": "Verification test", "postmarket": "Post-market activity",
+         "standard": "Standard or reference document"}
+WORDS = ("device manufacturer hospital network patient update firmware vulnerability threat "
+         "control encryption authentication record review release component supplier risk "
+         "assessment interface clinical safety essential performance integrity software "
+         "operator service incident response disclosure advisory configuration hardening "
+         "logging monitoring recovery backup credential privilege session certificate key "
+         "protocol port wireless gateway cloud station inventory support lifecycle plan "
+         "evidence report test scan analysis design architecture boundary trust data").split()
+
+
+# ------------------------------------------------------------------------- the synthetic model
+def text(rnd: random.Random, words: int) -> str:
+    return textwrap.fill(" ".join(rnd.choice(WORDS) for _ in range(words)).capitalize() + ".", 90)
+
+
+def make_needs(n: int) -> list[dict]:
+    """n needs of the six types, linked so that every coverage rule of the model holds."""
+    model = tomllib.loads((ROOT / "ubproject.toml").read_text(encoding="utf-8"))
+    tags = [t for t in model["needs"]["fields"]["tags"]["schema"]["items"]["enum"] if t != "cybersecurity"]
+    fields = model["needs"]["fields"]
+    enum = lambda f: fields[f]["schema"].get("enum") or fields[f]["schema"]["items"]["enum"]
+    rnd = random.Random(n)
+    count = {t: max(2, round(share * (n - 3))) for t, share in SHARE.items()}
+    count["postmarket"] = max(2, n - 3 - sum(count.values()))
+    needs: list[dict] = []
+
+    def add(kind, nid, title, words, **f):
+        needs.append({"type": kind, "id": nid, "title": title, "text": text(rnd, words), **f})
+
+    for g in range(3):
+        add("guideline", f"GL_BENCH_{g}", f"Synthetic guideline {g}", 40, publisher="Bench publisher",
+            doc_id=f"BENCH/GL/{g}:2026", date="2026-01-15", url=f"https://example.org/gl/{g}",
+            tags=["cybersecurity"])
+    for s in range(count["standard"]):
+        add("standard", f"STD_BENCH_{s}", f"Standard {s} on {rnd.choice(WORDS)} {rnd.choice(WORDS)}", 35,
+            publisher="Bench standards body", doc_id=f"BENCH {s}:2020", tags=[rnd.choice(tags)])
+    phases = [["design", "verification"], ["design", "verification", "post-market"], ["design"],
+              ["verification", "submission"], ["post-market", "end-of-support"], ["design", "post-market"]]
+    reqs = []
+    for r in range(count["req"]):
+        chapter, section = divmod(r // PER_PAGE, SECTIONS_PER_CHAPTER)
+        sec = f"{chapter + 4}.{section + 1}"
+        reqs.append(dict(type="req", id=f"REQ_BENCH_{r}", title=f"Requirement {r}: {text(rnd, 6)[:-1]}",
+                         text=text(rnd, 45), section=sec, digest=f"N60-{sec}-{r % PER_PAGE:02d}",
+                         stakeholder=rnd.sample(enum("stakeholder"), 2), phase=phases[r % len(phases)],
+                         strength=rnd.choice(enum("strength")),
+                         tags=["cybersecurity", *rnd.sample(tags, 2)],
+                         derives_from=[f"GL_BENCH_{chapter % 3}"],
+                         cites=rnd.sample([f"STD_BENCH_{s}" for s in range(count["standard"])], r % 3)))
+        if r % 29 == 7:  # a few requirements say why they need no coverage
+            reqs[-1]["rationale"] = "Informative statement of the source; nothing to build, test or maintain."
+    needs += reqs
+
+    def covering(kind: str, targets: list[str], extra: list[list[str]] | None = None) -> list[list[str]]:
+        """Spread targets round robin over `count[kind]` covering needs; each gets at least one."""
+        out = extra or [[] for _ in range(count[kind])]
+        for i, t in enumerate(targets):
+            out[i % count[kind]].append(t)
+        for i, links in enumerate(out):
+            links or links.append(targets[i % len(targets)])
+        return out
+
+    open_reqs = [q for q in reqs if "rationale" not in q]
+    needing = lambda phase_set: [q["id"] for q in open_reqs if phase_set & set(q["phase"])]
+    links = {
+        "design": covering("design", needing({"design"})),
+        "postmarket": covering("postmarket", needing({"post-market", "end-of-support"})),
+    }
+    designs = [f"DC_BENCH_{d}" for d in range(count["design"])]
+    links["test"] = covering("test", needing({"verification"}), covering("test", designs))
+    prefix = {"design": "DC", "test": "VT", "postmarket": "PM"}
+    for kind in ("design", "test", "postmarket"):
+        for i, targets in enumerate(links[kind]):
+            f = {"design": dict(control_category=rnd.choice(enum("control_category"))),
+                 "test": dict(method=rnd.choice(enum("method"))),
+                 "postmarket": dict(stakeholder=[rnd.choice(enum("stakeholder"))],
+                                    trigger="quarterly review and on every advisory")}[kind]
+            add(kind, f"{prefix[kind]}_BENCH_{i}", f"{TITLE[kind]} {i}: {text(rnd, 6)[:-1]}",
+                {"design": 120, "test": 90, "postmarket": 100}[kind],
+                tags=["cybersecurity", rnd.choice(tags)], **{LINK[kind]: sorted(set(targets))}, **f)
+    return needs
+
+
+# ------------------------------------------------------------------------- writing a project
+def need_rst(need: dict, back: dict[str, list[tuple[str, str]]], plain: bool) -> str:
+    skip = {"type", "id", "title", "text"}
+    if plain:  # the floor: the same visible information, as plain RST
+        lines = [f".. rubric:: {TITLE[need['type']]}: {need['title']} {need['id']}", "", need["text"], ""]
+        for key, value in need.items():
+            if key not in skip and value:
+                lines.append(f":{key}: {', '.join(value) if isinstance(value, list) else value}")
+        for name, ids in back.get(need["id"], []):
+            lines.append(f":{name}: {', '.join(ids)}")
+        return "\n".join(lines) + "\n"
+    lines = [f".. {need['type']}:: {need['title']}", f"   :id: {need['id']}"]
+    if need["type"] == "guideline":
+        lines.append("   :layout: kb_guideline")
+    for key, value in need.items():
+        if key not in skip and value:
+            lines.append(f"   :{key}: {', '.join(value) if isinstance(value, list) else value}")
+    return "\n".join(lines) + "\n\n" + "\n".join("   " + l for l in need["text"].splitlines()) + "\n"
+
+
+def page(title: str, intro: str, body: list[str]) -> str:
+    return "\n".join([title, "=" * len(title), "", intro, "", *body, ""])
+
+
+def write_project(dest: Path, needs: list[dict], plain: bool) -> Path:
+    """Write the project; return the page the edit case changes."""
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    if plain:
+        (dest / "conf.py").write_text('project = "Bench floor"\nhtml_theme = "furo"\nnitpicky = True\n'
+                                      'html_title = "IMDRF Cybersecurity KB"\nhtml_last_updated_fmt = None\n'
+                                      'html_show_sourcelink = False\nexclude_patterns = ["_build"]\n')
+    else:
+        for name in ("conf.py", "ubproject.toml"):
+            shutil.copy(ROOT / name, dest / name)
+        for name in ("_ext", "_static", "_templates"):
+            if (ROOT / name).is_dir():
+                shutil.copytree(ROOT / name, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
+        (dest / "_static").mkdir(exist_ok=True)
+    back: dict[str, list[tuple[str, str]]] = {}
+    if plain:
+        incoming = {"derives_from": "is the source of", "cites": "is cited by", "implements": "is implemented by",
+                    "verifies": "is verified by", "maintains": "is maintained by"}
+        collected: dict[tuple[str, str], list[str]] = {}
+        for need in needs:
+            for link, label in incoming.items():
+                for target in need.get(link, []):
+                    collected.setdefault((target, label), []).append(need["id"])
+        for (target, label), ids in collected.items():
+            back.setdefault(target, []).append((label, ids))
+
+    pages: dict[str, list[dict]] = {}
+    folder = {"standard": "standards", "design": "design-controls", "test": "verification",
+              "postmarket": "post-market"}
+    for need in needs:
+        kind, number = need["type"], int(need["id"].rsplit("_", 1)[1])
+        if kind == "req":
+            name = f"requirements/imdrf-n60/s{need['section'].replace('.', '-')}"
+        elif kind == "guideline":
+            name = f"guidelines/gl-{number}"
+        else:
+            name = f"requirements/{folder[kind]}/p{number // PER_PAGE:03d}"
+        pages.setdefault(name, []).append(need)
+
+    sections: dict[str, list[str]] = {}
+    for need in needs:
+        if need["type"] == "req":
+            sections.setdefault(need["derives_from"][0], [])
+            if need["section"] not in sections[need["derives_from"][0]]:
+                sections[need["derives_from"][0]].append(need["section"])
+
+    for name, members in pages.items():
+        body = [need_rst(n, back, plain) for n in members]
+        if members[0]["type"] == "guideline" and members[0]["id"] in sections:
+            gl = members[0]
+            body.append("Guidelines\n----------\n")
+            if plain:
+                body += [f"Section {s}\n{'~' * (8 + len(s))}\n\nThe requirements of section {s}.\n"
+                         for s in sections.get(gl["id"], [])]
+            else:
+                body.append(".. tab-set::\n")
+                for s in sections.get(gl["id"], []):
+                    body.append(f"   .. tab-item:: Section {s}\n\n      The requirements of section {s}.\n\n"
+                                f"      .. needextract::\n         :filter: type == 'req' and section == '{s}'\n")
+        title = f"{TITLE[members[0]['type']]}s: {name.rsplit('/', 1)[1]}"
+        (dest / name).parent.mkdir(parents=True, exist_ok=True)
+        (dest / f"{name}.rst").write_text(page(title, text(random.Random(name), 60), body), encoding="utf-8")
+
+    trace = dest / "requirements" / "traceability"
+    trace.mkdir(parents=True)
+    views = {
+        "index": ("Traceability", [".. toctree::\n\n   matrix\n   gaps\n", ".. kb-coverage-summary::\n",
+                                   (ROOT / "requirements/traceability/index.rst").read_text().split(".. kb-coverage-summary::")[1]]),
+        "matrix": ("Traceability matrix", [".. needtable::\n   :filter: type == 'req'\n   :columns: id, title, section, stakeholder, phase, implements_back as \"Design controls\", verifies_back as \"Tests\", maintains_back as \"Post-market activities\", coverage, suspect_from as \"Suspect links\"\n   :sort: section\n"]),
+        "gaps": ("Gaps and justified requirements", [(ROOT / "requirements/traceability/gaps.rst").read_text().split("\n", 3)[3]]),
+    }
+    for name, (title, body) in views.items():
+        if plain:
+            body = [".. toctree::\n\n   matrix\n   gaps\n"] if name == "index" else []
+        (trace / f"{name}.rst").write_text(page(title, text(random.Random(name), 60), body), encoding="utf-8")
+
+    extra = [p.stem for p in (ROOT / "browse.rst", ROOT / "browse.md") if p.is_file() and not plain]
+    for p in extra:
+        shutil.copy(ROOT / f"{p}.rst" if (ROOT / f"{p}.rst").is_file() else ROOT / f"{p}.md", dest)
+    toc = "\n".join(f"   {d}" for d in [*extra, *sorted(pages), "requirements/traceability/index"])
+    (dest / "index.rst").write_text(page("Benchmark knowledge base", "Synthetic pages.",
+                                         [".. toctree::\n   :maxdepth: 1\n\n" + toc]), encoding="utf-8")
+    return dest / f"{sorted(p for p in pages if p.startswith('requirements/imdrf-n60/'))[0]}.rst"
+
+
+# ------------------------------------------------------------------------- measuring
+def _tree_pss_kb(pid: int) -> int:
+    """Summed PSS (RSS when PSS is not readable) of pid and all its descendants, in KiB."""
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1])
+                    break
+            for task in Path(f"/proc/{p}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except (OSError, ValueError):
+            continue
+    return total
+
+
+def measure(cmd: list[str], cwd: Path | None = None) -> tuple[float, float, dict]:
+    """Run cmd; return (seconds, peak memory in MB, extra figures). Raises on failure."""
+    load = os.getloadavg()[0]
+    cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    peak = [0]
+
+    def sample():
+        while proc.poll() is None:
+            peak[0] = max(peak[0], _tree_pss_kb(proc.pid))
+            time.sleep(0.05)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    output = proc.communicate()[0]
+    seconds = time.perf_counter() - start
+    sampler.join()
+    if proc.returncode:
+        raise RuntimeError(f"{shlex.join(cmd)} failed ({proc.returncode}):\n{output[-5000:]}")
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_seconds = after.ru_utime + after.ru_stime - cpu.ru_utime - cpu.ru_stime
+    # CPU time of the build and its workers, and the machine's load when it started: the
+    # seconds are wall-clock time, which other work on the machine lengthens
+    return seconds, round(peak[0] / 1024, 1), {"cpu_seconds": round(cpu_seconds, 2), "load": round(load, 2)}
+
+
+def sphinx(src: Path, out: Path) -> list[str]:
+    opts = shlex.split(os.environ.get("SPHINXOPTS", "-W --keep-going -n"))
+    return [sys.executable, "-m", "sphinx", "-b", "html", *opts, str(src), str(out)]
+
+
+FILTER_JS = """() => new Promise(resolve => {
+    // toggles the first facet control and waits for [data-result-count] to change
+    const count = document.querySelector('[data-result-count]');
+    const facet = document.querySelector('input[type=checkbox], input[type=radio], select');
+    if (!facet) { resolve([null, 'no facet control (checkbox, radio or select) found']); return; }
+    const how = facet.tagName.toLowerCase() + ' ' + (facet.name || facet.id);
+    const t0 = performance.now();
+    const done = () => requestAnimationFrame(() => resolve([(performance.now() - t0) / 1000, how]));
+    new MutationObserver(done).observe(count, {childList: true, characterData: true, subtree: true, attributes: true});
+    if (facet.tagName === 'SELECT') {
+        facet.selectedIndex = facet.selectedIndex > 0 ? 0 : Math.min(1, facet.options.length - 1);
+        facet.dispatchEvent(new Event('change', {bubbles: true}));
+    } else facet.click();
+    setTimeout(() => resolve([null, how + ': the result count did not change within 10 s']), 10000);
+})"""
+
+
+def filter_time(page: Path, runs: int = 5) -> tuple[float, str]:
+    """Median seconds from toggling the first facet of browse.html to the new result count
+    (rendered). A facet that reloads the page (the facets are in the URL query) is timed
+    from the navigation to the result count of the new page."""
+    from playwright.sync_api import Error, sync_playwright
+    times, how = [], ""
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=shutil.which("chromium") or None)
+        tab = browser.new_page()
+        tab.goto(page.as_uri())
+        tab.wait_for_selector("[data-result-count]")
+        tab.wait_for_load_state("networkidle")
+        for _ in range(runs):
+            start = time.perf_counter()
+            try:
+                seconds, how = tab.evaluate(FILTER_JS)
+            except Error as error:  # the facet navigated: time the new page up to its count
+                if "context was destroyed" not in str(error) and "navigation" not in str(error):
+                    raise
+                tab.wait_for_selector("[data-result-count]")
+                seconds, how = time.perf_counter() - start, "navigation to " + tab.url.rsplit("/", 1)[-1]
+            if seconds is None:
+                raise RuntimeError(f"filter on {page}: {how}")
+            times.append(seconds)
+        browser.close()
+    return statistics.median(times), how
+
+
+def bench_size(n: int, out: Path, cases: list[str]) -> list[dict]:
+    results: list[dict] = []
+
+    def record(case, seconds=None, peak=None, extra=None, skipped=None, **more):
+        entry = {"needs": n, "case": case, "seconds": None if seconds is None else round(seconds, 3),
+                 "peak_rss_mb": peak, **({"skipped": skipped} if skipped else {}), **(extra or {}), **more}
+        results.append(entry)
+        print(f"  {n:>6} {case:<7} " + (f"skipped: {skipped}" if skipped else f"{seconds:8.2f} s {peak:8.1f} MB"),
+              flush=True)
+
+    needs = make_needs(n)
+    src, html = out / str(n) / "src", out / str(n) / "html"
+    edited = write_project(src, needs, plain=False)
+    shutil.rmtree(html, ignore_errors=True)
+    if "full" in cases or "noop" in cases or "edit" in cases:
+        record("full", *measure(sphinx(src, html)))
+    if "noop" in cases:
+        record("noop", *measure(sphinx(src, html)))
+    if "edit" in cases:
+        body = edited.read_text(encoding="utf-8")
+        first_text = next(l for l in body.splitlines() if l.startswith("   ") and not l.strip().startswith(":"))
+        edited.write_text(body.replace(first_text, first_text + " Edited for the benchmark.", 1), encoding="utf-8")
+        record("edit", *measure(sphinx(src, html)), page=str(edited.relative_to(src)))
+    if "export" in cases:
+        module = src / "_ext" / "kb_export.py"
+        if not module.is_file():
+            record("export", skipped="not in this tree (_ext/kb_export.py)")
+        elif not (html / "needs.json").is_file():
+            record("export", skipped="no needs.json: run the full case too")
+        else:
+            export_dir = out / str(n) / "export"
+            shutil.rmtree(export_dir, ignore_errors=True)
+            record("export", *measure([sys.executable, str(module), str(html / "needs.json"),
+                                       "-o", str(export_dir)], cwd=src))
+    if "filter" in cases:
+        if not (html / "browse.html").is_file():
+            record("filter", skipped="not in this tree (no browse.html in the build)")
+        else:
+            seconds, how = filter_time(html / "browse.html")
+            record("filter", seconds, None, {"facet": how, "runs": 5})
+    if "floor" in cases:
+        floor_src, floor_html = out / str(n) / "floor-src", out / str(n) / "floor-html"
+        write_project(floor_src, needs, plain=True)
+        shutil.rmtree(floor_html, ignore_errors=True)
+        record("floor", *measure(sphinx(floor_src, floor_html)))
+    return results
+
+
+def table(results: list[dict]) -> str:
+    floor = {r["needs"]: r["seconds"] for r in results if r["case"] == "floor" and r["seconds"]}
+    full = {r["needs"]: r["seconds"] for r in results if r["case"] == "full" and r["seconds"]}
+    rows = [f"{'needs':>6}  {'case':<7} {'seconds':>9} {'peak MB':>8} {'x floor':>8} {'% full':>7} {'cpu s':>8} {'load':>5}"]
+    for r in results:
+        if r.get("skipped"):
+            rows.append(f"{r['needs']:>6}  {r['case']:<7} skipped: {r['skipped']}")
+            continue
+        x = f"{r['seconds'] / floor[r['needs']]:8.2f}" if r["needs"] in floor else f"{'':>8}"
+        pct = f"{100 * r['seconds'] / full[r['needs']]:6.1f}%" if r["needs"] in full else f"{'':>7}"
+        peak = f"{r['peak_rss_mb']:8.1f}" if r["peak_rss_mb"] is not None else f"{'-':>8}"
+        cpu = f"{r['cpu_seconds']:8.1f} {r['load']:5.1f}" if "cpu_seconds" in r else ""
+        rows.append(f"{r['needs']:>6}  {r['case']:<7} {r['seconds']:9.3f} {peak} {x} {pct} {cpu}")
+    return "\n".join(rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="1000,5000,10000")
+    parser.add_argument("--out", type=Path, default=ROOT / "_build" / "bench")
+    parser.add_argument("--cases", default=",".join(CASES))
+    args = parser.parse_args()
+    cases = args.cases.split(",")
+    if unknown := set(cases) - set(CASES):
+        parser.error(f"unknown cases: {sorted(unknown)}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    results: list[dict] = []
+    print(f"SPHINXOPTS={os.environ.get('SPHINXOPTS', '-W --keep-going -n')!r}, {os.cpu_count()} CPUs")
+    for n in (int(s) for s in args.sizes.split(",")):
+        results += bench_size(n, args.out, cases)
+        (args.out / "results.json").write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+    print(table(results))
+    print(f"written: {args.out / 'results.json'}")
+
+
+if __name__ == "__main__":
+    main()

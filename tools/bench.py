@@ -242,9 +242,12 @@ def write_project(dest: Path, needs: list[dict], plain: bool) -> Path:
             body = [".. toctree::\n\n   matrix\n   gaps\n"] if name == "index" else []
         (trace / f"{name}.rst").write_text(page(title, text(random.Random(name), 60), body), encoding="utf-8")
 
-    extra = [p.stem for p in (ROOT / "browse.rst", ROOT / "browse.md") if p.is_file() and not plain]
-    for p in extra:
-        shutil.copy(ROOT / f"{p}.rst" if (ROOT / f"{p}.rst").is_file() else ROOT / f"{p}.md", dest)
+    # The browse page as the site has it (the kb-browse directive), without the site's prose,
+    # which links pages (tags, crosswalk) that a synthetic knowledge base does not have.
+    extra = ["browse"] if (ROOT / "browse.rst").is_file() and not plain else []
+    if extra:
+        (dest / "browse.rst").write_text(page("Browse and filter", text(random.Random("browse"), 40),
+                                              [".. kb-browse::\n"]), encoding="utf-8")
     toc = "\n".join(f"   {d}" for d in [*extra, *sorted(pages), "requirements/traceability/index"])
     (dest / "index.rst").write_text(page("Benchmark knowledge base", "Synthetic pages.",
                                          [".. toctree::\n   :maxdepth: 1\n\n" + toc]), encoding="utf-8")
@@ -304,7 +307,7 @@ def sphinx(src: Path, out: Path) -> list[str]:
 FILTER_JS = """() => new Promise(resolve => {
     // toggles the first facet control and waits for [data-result-count] to change
     const count = document.querySelector('[data-result-count]');
-    const facet = document.querySelector('input[type=checkbox], input[type=radio], select');
+    const facet = document.querySelector('#kb-browse input[type=checkbox], #kb-browse input[type=radio], #kb-browse select');
     if (!facet) { resolve([null, 'no facet control (checkbox, radio or select) found']); return; }
     const how = facet.tagName.toLowerCase() + ' ' + (facet.name || facet.id);
     const t0 = performance.now();
@@ -353,7 +356,7 @@ def bench_size(n: int, out: Path, cases: list[str]) -> list[dict]:
         entry = {"needs": n, "case": case, "seconds": None if seconds is None else round(seconds, 3),
                  "peak_rss_mb": peak, **({"skipped": skipped} if skipped else {}), **(extra or {}), **more}
         results.append(entry)
-        print(f"  {n:>6} {case:<7} " + (f"skipped: {skipped}" if skipped else f"{seconds:8.2f} s {peak:8.1f} MB"),
+        print(f"  {n:>6} {case:<7} " + (f"skipped: {skipped}" if skipped else f"{seconds:8.2f} s " + (f"{peak:8.1f} MB" if peak is not None else "       - MB")),
               flush=True)
 
     needs = make_needs(n)

@@ -12,7 +12,7 @@ this module drops the doctrees Sphinx keeps in memory since reading them (a seri
 every one; Sphinx loads them from the pickles it wrote, as it does in a parallel or an
 incremental build), collects once and freezes what is alive (``gc.freeze()``): the
 environment and the needs, which live to the end of the build. Later collections skip them
-and scan only what writing creates. The doctrees must not be frozen: writing attaches new nodes
+and scan only what writing creates; ``build-finished`` unfreezes them. The doctrees must not be frozen: writing attaches new nodes
 to them, which a frozen doctree would keep alive after its page is written. A parallel build
 forks its writers after this, which also keeps them from copying pages a collection would
 touch."""
@@ -28,11 +28,17 @@ def freeze(app: Sphinx, builder) -> None:
     cache = getattr(app.env, "_write_doc_doctree_cache", None)
     if cache is None:  # another Sphinx: keep its doctrees and the default collection
         return
-    cache.clear()
-    gc.collect()
+    if cache:  # documents were read: free their doctrees before freezing
+        cache.clear()
+        gc.collect()
     gc.freeze()
+
+
+def unfreeze(app: Sphinx, exception) -> None:
+    gc.unfreeze()  # for a process that goes on after the build (a language server, a test)
 
 
 def setup(app: Sphinx) -> dict:
     app.connect("write-started", freeze, priority=900)  # after sphinx-needs resolved the needs
+    app.connect("build-finished", unfreeze)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

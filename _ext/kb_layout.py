@@ -16,7 +16,6 @@ pages."""
 
 from __future__ import annotations
 
-import copy
 import functools
 
 from docutils import nodes
@@ -70,8 +69,12 @@ def _install() -> None:
         return parse(func_string, allow_need=allow_need)
 
     def from_string(cls, func_string: str, *, allow_need: bool = False) -> DynamicFunctionParsed:
-        # a copy: a layout function may change the lists it is given (meta_all's exclude)
-        return copy.deepcopy(parsed(func_string, allow_need))
+        # new lists: a layout function may change a list it is given (meta_all's exclude);
+        # the parser gives lists of str, int, float and bool only
+        call = parsed(func_string, allow_need)
+        fresh = lambda value: list(value) if isinstance(value, list) else value  # noqa: E731
+        return DynamicFunctionParsed(call.name, tuple(fresh(a) for a in call.args),
+                                     tuple((key, fresh(value)) for key, value in call.kwargs))
 
     DynamicFunctionParsed.from_string = classmethod(from_string)
 

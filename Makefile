@@ -80,7 +80,7 @@ audit: venv
 	$(VENV)/bin/pip-audit --requirement requirements.lock --require-hashes --disable-pip \
 		--strict --progress-spinner off --desc on
 # Not part of `test`: at 10,000 needs it runs for many minutes. See README, "Performance".
-bench: venv system-deps
+bench: venv system-deps browser-deps
 	SPHINXOPTS="$(SPHINXOPTS)" $(VENVPY) tools/bench.py --sizes $(BENCH_SIZES) --out $(BUILDDIR)/bench
 
 serve: venv system-deps

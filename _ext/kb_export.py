@@ -97,7 +97,7 @@ def _version(dist: str) -> str:
         return "not installed"
 
 
-def _exporter_digest() -> str:
+def exporter_digest() -> str:
     """Identifies the exporter's code, also where it was copied into another project."""
     digest = hashlib.sha256()
     for module in sorted(Path(__file__).resolve().parent.glob("kb_export*.py")):
@@ -127,7 +127,7 @@ def about(needs: NeedsFile, selected: dict[str, dict], source: Source, filter_te
         "requirements by coverage": {s: states.count(s) for s in kb_export_tables.STATES},
         "crosswalk": {"mappings": len(kb_export_crosswalk.rows(needs, selected, markers)),
                       "evidence marker per mapping link type": markers or "none (no links to clauses)"},
-        "tools": {"exporter": f"kb_export*.py, sha256 {_exporter_digest()}", "python": platform.python_version(),
+        "tools": {"exporter": f"kb_export*.py, sha256 {exporter_digest()}", "python": platform.python_version(),
                   **{d: _version(d) for d in ("openpyxl", "reqif", "lxml", "cyclonedx-bom")}},
         "conventions": {
             "type sheets": "one row per need; the columns are the needs.json field names",

@@ -7,12 +7,23 @@ exactly what ``make export`` gives. The download list is made from the same file
 the export, and the build fails if a listed file was not written: the links cannot break.
 Hyperlinks inside the files point to ``html_baseurl`` when it is set (conf.py reads it from
 KB_BASE_URL), else relative to ``export/``, which works where the site is unpacked. The evidence
-markers of the crosswalk's mapping link types are the model's, ``[kb.evidence]``."""
+markers of the crosswalk's mapping link types are the model's, ``[kb.evidence]``.
+
+An export of 10,000 needs takes seconds, so a build whose export would come out the same is not
+exported again: the inputs (needs.json, base URL, markers, source commit, date and tree state,
+exporter code, Python and installed packages) are hashed into a key kept beside the doctrees,
+and the export is skipped when the key is unchanged and every file in ``export/`` still matches
+its SHA256SUMS line (the export is a function of those inputs: same inputs, same bytes)."""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import platform
 import posixpath
+import sys
 import time
+from importlib import metadata
 from pathlib import Path
 
 from docutils import nodes
@@ -22,7 +33,7 @@ from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 from sphinx_needs.data import SphinxNeedsData
 
-from kb_export import FILES, export
+from kb_export import FILES, exporter_digest, export, source_of
 from kb_export_needs import ExportError, types_of
 from kb_export_tables import plan
 from kb_model import load_model
@@ -89,9 +100,16 @@ def export_site(app: Sphinx, exception: Exception | None) -> None:
     base = app.config.html_baseurl
     base_url = (base.rstrip("/") + "/") if base else "../"  # export/ sits one level below the pages
     start = time.perf_counter()
+    markers = evidence_markers(app)
+    key_file = Path(app.doctreedir) / "kb-export.key"
     try:
+        key = export_key(needs_json, base_url, markers, Path(app.srcdir))
+        if key_file.is_file() and key_file.read_text() == key and intact(outdir / EXPORT_DIR):
+            logger.info(f"kb_export_site: {EXPORT_DIR}/ is up to date (same needs.json, source and tools)")
+            return
+        key_file.unlink(missing_ok=True)
         manifest = export(needs_json, outdir / EXPORT_DIR, base_url=base_url, source_dir=app.srcdir,
-                          evidence=evidence_markers(app))
+                          evidence=markers)
     except ExportError as e:
         raise ExtensionError(f"kb_export_site: {e}") from None
     missing = sorted(set(expected_files(app)) - {*manifest["files"], "manifest.json", "SHA256SUMS"})
@@ -99,6 +117,29 @@ def export_site(app: Sphinx, exception: Exception | None) -> None:
         raise ExtensionError(f"kb_export_site: the downloads list names files the export did not write: {missing}")
     logger.info(f"kb_export_site: wrote {EXPORT_DIR}/ ({len(manifest['files']) + 2} files) "
                 f"in {time.perf_counter() - start:.1f} s")
+    key_file.write_text(key)
+
+
+def export_key(needs_json: Path, base_url: str, markers: dict[str, str], source_dir: Path) -> str:
+    """A hash of everything the export's bytes depend on."""
+    source = source_of(source_dir)
+    tools = sorted({(d.metadata["Name"] or "", d.version) for d in metadata.distributions()})
+    inputs = {"needs.json": hashlib.sha256(needs_json.read_bytes()).hexdigest(), "base_url": base_url,
+              "markers": markers, "source": [source.commit, source.epoch, source.tree],
+              "exporter": exporter_digest(), "python": [sys.executable, platform.python_version()],
+              "packages": tools}
+    return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
+
+
+def intact(directory: Path) -> bool:
+    """Every file of an earlier export is there, unchanged, and nothing else."""
+    sums = directory / "SHA256SUMS"
+    if not sums.is_file():
+        return False
+    listed = dict(reversed(line.split("  ", 1)) for line in sums.read_text(encoding="utf-8").splitlines())
+    present = {p.name for p in directory.iterdir()} - {"SHA256SUMS"}
+    return present == set(listed) and all(
+        hashlib.sha256((directory / name).read_bytes()).hexdigest() == digest for name, digest in listed.items())
 
 
 def setup(app: Sphinx) -> dict:

@@ -37,11 +37,16 @@ class Node:
 def trees(source: NeedsFile, selected: dict[str, dict]) -> list[tuple[str, str, Node]]:
     """(key, title, root) of every specification."""
     out, placed = [], set()
+    derived: dict[str, list[dict]] = {}  # guideline ID -> the needs deriving from it, in file order
+    for need in selected.values():
+        for target in dict.fromkeys(need.get(SOURCE_LINK) or []):
+            derived.setdefault(target, []).append(need)
     for guideline in selected.values():
-        members = [n for n in selected.values() if guideline["id"] in (n.get(SOURCE_LINK) or [])]
+        members = derived.get(guideline["id"])
         if not members:
             continue
         members.sort(key=lambda n: (natural_key(str(n.get(SECTION) or "")), natural_key(n["id"])))
+        names = section_names(members)
         root = Node()
         root.needs.append(guideline["id"])
         for need in members:
@@ -51,7 +56,7 @@ def trees(source: NeedsFile, selected: dict[str, dict]) -> list[tuple[str, str, 
                 parts = section.split(".")
                 for depth in range(1, len(parts) + 1):
                     key = ".".join(parts[:depth])
-                    node = node.child(key, lambda k=key: section_name(k, members))
+                    node = node.child(key, lambda k=key: names.get(k) or f"Section {k}")
             node.needs.append(need["id"])
         root.sort()
         out.append((f"source-{guideline['id']}", guideline.get("title") or guideline["id"], root))
@@ -71,13 +76,16 @@ def trees(source: NeedsFile, selected: dict[str, dict]) -> list[tuple[str, str, 
     return out
 
 
-def section_name(section: str, members: list[dict]) -> str:
-    """The page heading that names a section number, e.g. 'N60 §5.3 Security testing'."""
-    pattern = re.compile(rf"(^|[\s§]){re.escape(section)}(\s|$)")
+def section_names(members: list[dict]) -> dict[str, str]:
+    """Section number -> the page heading that names it, e.g. '5.3' -> 'N60 §5.3 Security
+    testing': the innermost heading naming it, of the first need in or below that section."""
+    names: dict[str, str] = {}
     for need in members:
-        own = str(need.get(SECTION) or "")
-        if own == section or own.startswith(section + "."):
-            for heading in need.get("sections") or []:  # the innermost heading that names it
-                if pattern.search(str(heading)):
-                    return str(heading)
-    return f"Section {section}"
+        parts = str(need.get(SECTION) or "").split(".")
+        for key in (".".join(parts[:depth]) for depth in range(1, len(parts) + 1)):
+            if key and key not in names:
+                pattern = re.compile(rf"(^|[\s§]){re.escape(key)}(\s|$)")
+                heading = next((str(h) for h in need.get("sections") or [] if pattern.search(str(h))), None)
+                if heading is not None:
+                    names[key] = heading
+    return names

@@ -21,8 +21,11 @@ to write besides the ones it re-read:
   filter this module cannot evaluate, or on all needs (needpie, needbar, need_count, the
   coverage summary), whenever anything changed.
 
-When ubproject.toml or requirements/reviewed-links.json changed, every page is written.
-needextend is not used by the site; a project with one falls back to writing every page."""
+needextend (the crosswalk's mappings) counts as part of the needs it selects: the link
+targets it adds are among a need's links, so a need that comes into or out of an extend's
+filter changes its links and the pages of those targets are written. When ubproject.toml,
+requirements/reviewed-links.json or any needextend changed, or an extend's filter or values
+cannot be read from the needs as read, every page is written."""
 
 from __future__ import annotations
 
@@ -37,6 +40,7 @@ from sphinx.application import Sphinx
 from sphinx.environment import BuildEnvironment
 from sphinx.util import logging
 from sphinx_needs.data import SphinxNeedsData
+from sphinx_needs.need_item import NeedLink
 
 from kb_model import load_model
 from kb_review import COVERING_LINKS
@@ -70,7 +74,11 @@ def _filter_spec(node: nodes.Element, raw: set[str]) -> str | None:
     a = node.attributes
     if a.get("filter_func") or list(a.get("filter_code") or []) or a.get("status") or a.get("tags") or a.get("types"):
         return ALL
-    expr = a.get("filter") or "True"
+    return _filter_spec_of(a.get("filter") or "True", raw)
+
+
+def _filter_spec_of(expr: str, raw: set[str]) -> str | None:
+    """The filter if it names only fields known from the needs as read, else ALL."""
     try:
         tree = ast.parse(expr, mode="eval")
     except SyntaxError:
@@ -133,27 +141,61 @@ def _selects(expr: str, values: dict) -> bool:
         return True
 
 
+def _extends(data: SphinxNeedsData, needs, raw: frozenset[str]) -> tuple[str, dict[str, set[str]]] | None:
+    """A digest of the needextends and, per need, the link targets they add to it; None when
+    an extend cannot be followed from the needs as read (every page is written then)."""
+    extends = data.get_or_create_extends()
+    if not extends:
+        return "", {}
+    shown = sorted(json.dumps([e["docname"], e["filter"], e["filter_is_id"], e["modifications"],
+                               e["list_modifications"], e["extend_priority"]], sort_keys=True, default=repr)
+                   for e in extends.values())
+    added: dict[tuple[str, bool], set[str]] = {}
+    for e in extends.values():
+        targets = added.setdefault((e["filter"], e["filter_is_id"]), set())
+        for _, _, value in e["list_modifications"]:
+            items = list(getattr(value, "value", None) or [])
+            if not all(isinstance(v, NeedLink) for v in items):
+                return None  # a dynamic function: its targets are known only after resolving
+            targets.update(f"{v.id}.{v.part}" if v.part else v.id for v in items)
+    links: dict[str, set[str]] = {}
+    values = None
+    for (expr, is_id), targets in added.items():
+        if is_id:
+            links.setdefault(expr, set()).update(targets)
+            continue
+        if _filter_spec_of(expr, raw) is ALL:
+            return None
+        values = values or {i: dict(n) for i, n in needs.items()}
+        for i, v in values.items():
+            if _selects(expr, v):
+                links.setdefault(i, set()).update(targets)
+    return hashlib.sha256("\n".join(shown).encode()).hexdigest(), links
+
+
 def pages_to_write(app: Sphinx, env: BuildEnvironment) -> list[str]:
     """At env-updated: the pages to write besides the re-read ones."""
     data = SphinxNeedsData(env)
     needs = data.get_needs_mutable()  # as read: links not resolved yet
     link_types = list(data.get_schema().iter_link_field_names())
+    extends = _extends(data, needs, _raw_names_of(str(app.confdir)))
+    extended = extends[1] if extends else {}
     views = _views(env)
     filters = [f for doc_views, _ in views.values() for f in doc_views if f is not ALL]
     names = {n.id for f in filters for n in ast.walk(ast.parse(f, mode="eval")) if isinstance(n, ast.Name)}
     new = {
         i: {"digest": _digest(n), "doc": n["docname"], "type": n["type"],
-            "links": sorted({t for link in link_types for t in n[link] or []}),
+            "links": sorted({t for link in link_types for t in n[link] or []} | extended.get(i, set())),
             "covering": sorted({t for link in COVERING_LINKS for t in n[link] or []}),
             "values": {k: n[k] for k in names if k in n}}
         for i, n in needs.items()
     }
-    inputs = _inputs(app)
+    inputs = _inputs(app) + (extends[0] if extends else "unknown")
     old = getattr(env, "kb_needs_state", None)
     env.kb_needs_state = {"needs": new, "inputs": inputs}
     if old is None:
         return []  # a first build writes every page anyway
-    if old["inputs"] != inputs or data.get_or_create_extends():
+    if old["inputs"] != inputs or extends is None:
         return sorted(env.found_docs)
     before = old["needs"]
     states = lambda i: [s for s in (before.get(i), new.get(i)) if s]  # noqa: E731

@@ -78,22 +78,27 @@ def add_tag_documents(app: Sphinx, env, added: set, changed: set, removed: set) 
     """``env-get-outdated``: put a document ``tags/<tag>`` for every tag into the project.
 
     Runs after Sphinx discovered the files (which cannot see these documents) and before it
-    reads any. Returning them re-reads them, and the tag list, on every build: their text comes
-    from ubproject.toml, not from the file Sphinx watches, and 30 short pages read in no time."""
+    reads any. Their text comes from ubproject.toml, not from the file Sphinx watches, so a
+    page is returned (read again) when its text differs from the one read last time, and the
+    tag list when the vocabulary changed. The needs they list are views (needtable,
+    need_count), which kb_rebuild writes again when the needs change."""
     env.kb_tag_meanings = tag_meanings(app.confdir)  # for the tag list, read in any process
     if not (Path(app.srcdir) / CARRIER).is_file():
         return set()  # a project without a tags section (e.g. a test fixture)
-    docnames = set()
-    for tag in env.kb_tag_meanings:
+    types = load_model(app.confdir)["needs"]["types"]
+    texts = {f"{TAGS_DIR}/index": repr(env.kb_tag_meanings)}
+    for tag, meaning in env.kb_tag_meanings.items():
         if tag == "index":
             raise ConfigError("ubproject.toml: 'index' cannot be a tag: tags/index is the tag list")
         docname = tag_docname(tag)
         env.project.docnames.add(docname)
         # Project.doc2path() reads this mapping; it has no public setter.
         env.project._docname_to_path[docname] = CARRIER
-        docnames.add(docname)
-    removed.difference_update(docnames)  # "removed" only because discovery cannot see them
-    return docnames | {f"{TAGS_DIR}/index"}  # the tag list, too, is made from the vocabulary
+        texts[docname] = tag_page_rst(tag, meaning, types)
+    removed.difference_update(texts)  # "removed" only because discovery cannot see them
+    read_before = getattr(env, "kb_tag_texts", {})
+    env.kb_tag_texts = texts
+    return {d for d, text in texts.items() if read_before.get(d) != text or d not in env.all_docs}
 
 
 def generate_tag_page(app: Sphinx, docname: str, source: list[str]) -> None:

@@ -419,6 +419,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "_build" / "bench")
     parser.add_argument("--cases", default=",".join(CASES))
     args = parser.parse_args()
+    args.out = args.out.resolve()  # the export case runs in the project directory
     cases = args.cases.split(",")
     if unknown := set(cases) - set(CASES):
         parser.error(f"unknown cases: {sorted(unknown)}")

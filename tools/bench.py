@@ -24,9 +24,11 @@ Writes _build/bench/results.json (a list of {"needs", "case", "seconds", "peak_r
 a skipped case has "skipped" and null figures) and prints a table with the ratios to the floor.
 seconds is wall-clock time. peak_rss_mb is the peak of the summed proportional set size (PSS)
 of the process and its children, sampled every 50 ms, so a forked parallel worker is not
-counted twice for the memory it shares. Each build entry also has cpu_seconds (the CPU time of
-the build and its workers) and load (the machine's 1-minute load average when it started):
-on a busy machine the wall-clock figures are longer than the CPU time alone would give.
+counted twice for the memory it shares (nor a child between vfork and exec). Each build
+entry also has max_rss_mb (the kernel's exact high-water mark of the largest single process),
+cpu_seconds (the CPU time of the build and its workers) and load (the machine's 1-minute load
+average when it started): on a busy machine the wall-clock figures are longer than the CPU
+time alone would give.
 
 Usage: tools/bench.py [--sizes 1000,5000,10000] [--out _build/bench] [--cases full,noop,...]
 Sphinx options come from $SPHINXOPTS (as for `make html`)."""
@@ -37,7 +39,6 @@ import argparse
 import json
 import os
 import random
-import resource
 import shlex
 import shutil
 import statistics
@@ -255,48 +256,73 @@ def write_project(dest: Path, needs: list[dict], plain: bool) -> Path:
 
 
 # ------------------------------------------------------------------------- measuring
+def _memory_kb(pid: int) -> tuple[int, int] | None:
+    """(RSS, PSS) of a process in KiB."""
+    try:
+        fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()
+                      if line.startswith(("Rss:", "Pss:")))
+        return int(fields["Rss"].split()[0]), int(fields["Pss"].split()[0])
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(c) for task in Path(f"/proc/{pid}/task").iterdir()
+                for c in (task / "children").read_text().split()]
+    except (OSError, ValueError):
+        return []
+
+
 def _tree_pss_kb(pid: int) -> int:
-    """Summed PSS (RSS when PSS is not readable) of pid and all its descendants, in KiB."""
-    total, todo = 0, [pid]
+    """Summed PSS of pid and all its descendants, in KiB. A child started with vfork (as
+    Python's subprocess starts graphviz, git or the SBOM tool) shares its parent's memory map
+    until it executes its program and reports the parent's memory again: a child whose PSS
+    equals its parent's (within 2 %) while nearly all of it is its own (PSS >= 80 % of RSS;
+    a forked worker shares its pages, which halves its PSS) is that, and is not counted."""
+    total, todo = 0, [(pid, None)]
     while todo:
-        p = todo.pop()
-        try:
-            for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines():
-                if line.startswith("Pss:"):
-                    total += int(line.split()[1])
-                    break
-            for task in Path(f"/proc/{p}/task").iterdir():
-                todo += [int(c) for c in (task / "children").read_text().split()]
-        except (OSError, ValueError):
+        p, parent_pss = todo.pop()
+        memory = _memory_kb(p)
+        if memory is None:
             continue
+        rss, pss = memory
+        if parent_pss and abs(pss - parent_pss) <= 0.02 * parent_pss and pss >= 0.8 * rss:
+            continue
+        total += pss
+        todo += [(c, pss) for c in _children(p)]
     return total
 
 
 def measure(cmd: list[str], cwd: Path | None = None) -> tuple[float, float, dict]:
     """Run cmd; return (seconds, peak memory in MB, extra figures). Raises on failure."""
     load = os.getloadavg()[0]
-    cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    peak = [0]
+    peak, output = [0], []
+    reader = threading.Thread(target=lambda: output.append(proc.stdout.read()), daemon=True)
+    reader.start()
 
     def sample():
-        while proc.poll() is None:
+        while proc.returncode is None:
             peak[0] = max(peak[0], _tree_pss_kb(proc.pid))
             time.sleep(0.05)
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    output = proc.communicate()[0]
+    # wait4: the exit status and the resource usage of the process and its descendants
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
     seconds = time.perf_counter() - start
+    reader.join()
     sampler.join()
     if proc.returncode:
-        raise RuntimeError(f"{shlex.join(cmd)} failed ({proc.returncode}):\n{output[-5000:]}")
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu_seconds = after.ru_utime + after.ru_stime - cpu.ru_utime - cpu.ru_stime
+        raise RuntimeError(f"{shlex.join(cmd)} failed ({proc.returncode}):\n{''.join(output)[-5000:]}")
     # CPU time of the build and its workers, and the machine's load when it started: the
-    # seconds are wall-clock time, which other work on the machine lengthens
-    return seconds, round(peak[0] / 1024, 1), {"cpu_seconds": round(cpu_seconds, 2), "load": round(load, 2)}
+    # seconds are wall-clock time, which other work on the machine lengthens. max_rss_mb is
+    # the kernel's high-water mark of the largest single process (no sampling involved).
+    return seconds, round(peak[0] / 1024, 1), {"cpu_seconds": round(usage.ru_utime + usage.ru_stime, 2),
+                                              "max_rss_mb": round(usage.ru_maxrss / 1024, 1), "load": round(load, 2)}
 
 
 def sphinx(src: Path, out: Path) -> list[str]:
@@ -400,7 +426,7 @@ def bench_size(n: int, out: Path, cases: list[str]) -> list[dict]:
 def table(results: list[dict]) -> str:
     floor = {r["needs"]: r["seconds"] for r in results if r["case"] == "floor" and r["seconds"]}
     full = {r["needs"]: r["seconds"] for r in results if r["case"] == "full" and r["seconds"]}
-    rows = [f"{'needs':>6}  {'case':<7} {'seconds':>9} {'peak MB':>8} {'x floor':>8} {'% full':>7} {'cpu s':>8} {'load':>5}"]
+    rows = [f"{'needs':>6}  {'case':<7} {'seconds':>9} {'peak MB':>8} {'max MB':>8} {'x floor':>8} {'% full':>7} {'cpu s':>8} {'load':>5}"]
     for r in results:
         if r.get("skipped"):
             rows.append(f"{r['needs']:>6}  {r['case']:<7} skipped: {r['skipped']}")
@@ -408,6 +434,7 @@ def table(results: list[dict]) -> str:
         x = f"{r['seconds'] / floor[r['needs']]:8.2f}" if r["needs"] in floor else f"{'':>8}"
         pct = f"{100 * r['seconds'] / full[r['needs']]:6.1f}%" if r["needs"] in full else f"{'':>7}"
         peak = f"{r['peak_rss_mb']:8.1f}" if r["peak_rss_mb"] is not None else f"{'-':>8}"
+        peak += f" {r['max_rss_mb']:8.1f}" if r.get("max_rss_mb") is not None else f" {'-':>8}"
         cpu = f"{r['cpu_seconds']:8.1f} {r['load']:5.1f}" if "cpu_seconds" in r else ""
         rows.append(f"{r['needs']:>6}  {r['case']:<7} {r['seconds']:9.3f} {peak} {x} {pct} {cpu}")
     return "\n".join(rows)

@@ -26,6 +26,7 @@ from sphinx.util import logging
 from sphinx.util.docutils import ReferenceRole, SphinxDirective
 from sphinx_needs.data import SphinxNeedsData
 
+from kb_export_needs import natural_key
 from kb_model import load_model, tag_vocabulary
 from kb_tags import tag_docname
 
@@ -56,14 +57,6 @@ def plain_text(markup: str) -> str:
     text = LINK.sub(r"\1", text)
     text = re.sub(r"\*\*|\*|``", "", text)
     return " ".join(text.split())
-
-
-def natural_key(need_id: str) -> tuple:
-    return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", need_id))
-
-
-def _section_key(section: str) -> tuple[int, ...]:
-    return tuple(int(p) for p in section.split("."))
 
 
 def _enum(model: dict, field: str) -> list[str]:
@@ -111,7 +104,7 @@ def facet_values(model: dict, needs) -> dict[str, list[dict]]:
     """Facet -> its values, each ``{"value", "label"}`` (tags also ``"meaning"``, ``"page"``;
     frameworks ``"meaning"``)."""
     meanings = model["kb"]["tags"]
-    sections = sorted({n["section"] for n in needs.values() if n.get("section")}, key=_section_key)
+    sections = sorted({n["section"] for n in needs.values() if n.get("section")}, key=natural_key)
     return {
         "tag": [{"value": t, "label": t, "meaning": meanings[t], "page": tag_docname(t)}
                 for t in tag_vocabulary(model)],

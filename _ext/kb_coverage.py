@@ -14,6 +14,7 @@ from sphinx.application import Sphinx
 from sphinx.util.docutils import SphinxDirective
 from sphinx_needs.data import SphinxNeedsData
 
+from kb_export_needs import natural_key
 from kb_model import load_model
 
 COVERING_LINK = {"design": "implements_back", "test": "verifies_back", "postmarket": "maintains_back"}
@@ -57,10 +58,6 @@ class CoverageSummaryDirective(SphinxDirective):
         return [coverage_summary()]
 
 
-def _section_key(section: str) -> tuple[int, ...]:
-    return tuple(int(p) for p in section.split("."))
-
-
 def _table(header: list[str], rows: list[list[str]]) -> nodes.table:
     table = nodes.table(classes=["kb-coverage-summary"])
     group = nodes.tgroup(cols=len(header))
@@ -96,7 +93,7 @@ def fill_summaries(app: Sphinx, doctree: nodes.document, docname: str) -> None:
               "With design control", "With test", "With post-market activity"]
     rows = []
     total = Counter()
-    for section in sorted(by_section, key=_section_key):
+    for section in sorted(by_section, key=natural_key):
         c = by_section[section]
         total.update(c)
         rows.append([section, *(str(c[k]) for k in ("reqs", *STATES, *COVERING_LINK))])

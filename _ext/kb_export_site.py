@@ -20,7 +20,6 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
-import posixpath
 import sys
 import time
 from importlib import metadata
@@ -37,6 +36,7 @@ from kb_export import FILES, exporter_digest, export, source_of
 from kb_export_needs import ExportError, types_of
 from kb_export_tables import plan
 from kb_model import load_model
+from kb_site_files import built_needs_json, fill_file_lists
 
 EXPORT_DIR = "export"
 logger = logging.getLogger(__name__)
@@ -74,29 +74,15 @@ def expected_files(app: Sphinx) -> dict[str, str]:
 
 
 def fill_downloads(app: Sphinx, doctree: nodes.document, docname: str) -> None:
-    placeholders = list(doctree.findall(export_downloads))
-    if not placeholders:
-        return
-    page_dir = posixpath.dirname(app.builder.get_target_uri(docname))
-    items = nodes.bullet_list()
-    for name, holds in expected_files(app).items():
-        href = posixpath.relpath(f"{EXPORT_DIR}/{name}", page_dir or ".")
-        para = nodes.paragraph()
-        para += nodes.reference("", "", nodes.literal(text=name), refuri=href, classes=["kb-download"])
-        para += nodes.Text(f": {holds}")
-        items += nodes.list_item("", para)
-    for node in placeholders:
-        node.replace_self(items.deepcopy())
+    fill_file_lists(app, doctree, docname, export_downloads,
+                    lambda: [(f"{EXPORT_DIR}/{name}", name, holds) for name, holds in expected_files(app).items()])
 
 
 def export_site(app: Sphinx, exception: Exception | None) -> None:
     if exception is not None or app.builder.format != "html":
         return
     outdir = Path(app.outdir)
-    needs_json = outdir / "needs.json"
-    if not needs_json.is_file():
-        raise ExtensionError("kb_export_site: no needs.json in the HTML output; set build_json = true "
-                             "under [needs] in ubproject.toml")
+    needs_json = built_needs_json(app, "kb_export_site")
     base = app.config.html_baseurl
     base_url = (base.rstrip("/") + "/") if base else "../"  # export/ sits one level below the pages
     start = time.perf_counter()

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import posixpath
 import re
 import shutil
 from collections import Counter
@@ -33,6 +32,7 @@ from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
 from kb_model import load_model
+from kb_site_files import built_needs_json, fill_file_lists
 from kb_toml import dumps
 
 logger = logging.getLogger(__name__)
@@ -147,29 +147,17 @@ class InterchangeFilesDirective(SphinxDirective):
 
 
 def fill_files(app: Sphinx, doctree: nodes.document, docname: str) -> None:
-    placeholders = list(doctree.findall(interchange_files))
-    if not placeholders:
-        return
-    version, _ = interchange_settings(load_model(app.confdir))
-    page_dir = posixpath.dirname(app.builder.get_target_uri(docname))
-    items = nodes.bullet_list()
-    for name, holds in FILES.items():
-        href = posixpath.relpath(f"{directory(version)}/{name}", page_dir or ".")
-        para = nodes.paragraph()
-        para += nodes.reference("", "", nodes.literal(text=f"{directory(version)}/{name}"), refuri=href,
-                                classes=["kb-download"])
-        para += nodes.Text(f": {holds}")
-        items += nodes.list_item("", para)
-    for node in placeholders:
-        node.replace_self(items.deepcopy())
+    def files() -> list[tuple[str, str, str]]:
+        where = directory(interchange_settings(load_model(app.confdir))[0])
+        return [(f"{where}/{name}", f"{where}/{name}", holds) for name, holds in FILES.items()]
+
+    fill_file_lists(app, doctree, docname, interchange_files, files)
 
 
 def publish_site(app: Sphinx, exception: Exception | None) -> None:
     if exception is not None or app.builder.format != "html":
         return
-    if not (Path(app.outdir) / "needs.json").is_file():
-        raise ExtensionError("kb_interchange: no needs.json in the HTML output; set build_json = true "
-                             "under [needs] in ubproject.toml")
+    built_needs_json(app, "kb_interchange")
     target = publish(app.confdir, app.outdir)
     missing = sorted(name for name in FILES if not (target / name).is_file())
     if missing:

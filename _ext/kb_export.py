@@ -139,15 +139,17 @@ def about(needs: NeedsFile, selected: dict[str, dict], source: Source, filter_te
 
 
 def export(needs_json: str | Path, outdir: str | Path, *, filter_text: str = "", base_url: str | None = None,
-           source_dir: str | Path | None = None, sbom: bool = True, evidence: dict[str, str] | None = None) -> dict:
+           source_dir: str | Path | None = None, sbom: bool = True, evidence: dict[str, str] | None = None,
+           source: Source | None = None) -> dict:
     """Write the export into outdir (replaced as a whole); returns the manifest. ``evidence``:
-    link type -> marker of the crosswalk's evidence levels (see kb_export_crosswalk)."""
+    link type -> marker of the crosswalk's evidence levels (see kb_export_crosswalk).
+    ``source``: the commit, as source_of() gave it, for a caller that has it already."""
     needs = load(needs_json)
     markers = kb_export_crosswalk.mapping_markers(needs, evidence)
     selected = select(needs.needs, filter_text)
     if base_url:
         base_url = base_url if base_url.endswith("/") else base_url + "/"
-    source = source_of(Path(source_dir) if source_dir else needs.path.resolve().parent)
+    source = source or source_of(Path(source_dir) if source_dir else needs.path.resolve().parent)
     facts = about(needs, selected, source, filter_text, base_url, markers)
     sheets = kb_export_tables.build(needs, selected, base_url, facts, markers)
     if sbom and not kb_export_sbom.available():

@@ -32,7 +32,7 @@ from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 from sphinx_needs.data import SphinxNeedsData
 
-from kb_export import FILES, exporter_digest, export, source_of
+from kb_export import FILES, Source, exporter_digest, export, source_of
 from kb_export_needs import ExportError, types_of
 from kb_export_tables import plan
 from kb_model import load_model
@@ -89,13 +89,13 @@ def export_site(app: Sphinx, exception: Exception | None) -> None:
     markers = evidence_markers(app)
     key_file = Path(app.doctreedir) / "kb-export.key"
     try:
-        key = export_key(needs_json, base_url, markers, Path(app.srcdir))
+        source = source_of(Path(app.srcdir))
+        key = export_key(needs_json, base_url, markers, source)
         if key_file.is_file() and key_file.read_text() == key and intact(outdir / EXPORT_DIR):
             logger.info(f"kb_export_site: {EXPORT_DIR}/ is up to date (same needs.json, source and tools)")
             return
         key_file.unlink(missing_ok=True)
-        manifest = export(needs_json, outdir / EXPORT_DIR, base_url=base_url, source_dir=app.srcdir,
-                          evidence=markers)
+        manifest = export(needs_json, outdir / EXPORT_DIR, base_url=base_url, source=source, evidence=markers)
     except ExportError as e:
         raise ExtensionError(f"kb_export_site: {e}") from None
     missing = sorted(set(expected_files(app)) - {*manifest["files"], "manifest.json", "SHA256SUMS"})
@@ -106,9 +106,8 @@ def export_site(app: Sphinx, exception: Exception | None) -> None:
     key_file.write_text(key)
 
 
-def export_key(needs_json: Path, base_url: str, markers: dict[str, str], source_dir: Path) -> str:
+def export_key(needs_json: Path, base_url: str, markers: dict[str, str], source: Source) -> str:
     """A hash of everything the export's bytes depend on."""
-    source = source_of(source_dir)
     tools = sorted({(d.metadata["Name"] or "", d.version) for d in metadata.distributions()})
     inputs = {"needs.json": hashlib.sha256(needs_json.read_bytes()).hexdigest(), "base_url": base_url,
               "markers": markers, "source": [source.commit, source.epoch, source.tree],

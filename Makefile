@@ -58,8 +58,8 @@ html: venv system-deps
 # The selection variables reach the recipe through the environment (make exports variables
 # given on its command line), so quotes inside a filter need no escaping here.
 export: html
-	$(VENVPY) _ext/kb_export.py $(BUILDDIR)/html/needs.json -o $(BUILDDIR)/export \
-		--base-url "$${BASE_URL:-$${KB_BASE_URL:-../html/}}" \
+	PYTHONPATH=_ext $(VENVPY) -m kb_export $(BUILDDIR)/html/needs.json -o $(BUILDDIR)/export \
+		--model ubproject.toml --base-url "$${BASE_URL:-$${KB_BASE_URL:-../html/}}" \
 		$${FILTER:+--filter "$$FILTER"} $${TAG:+--tag "$$TAG"} \
 		$${STAKEHOLDER:+--stakeholder "$$STAKEHOLDER"} $${PHASE:+--phase "$$PHASE"}
 

@@ -18,22 +18,7 @@ extensions = [
     "sphinx_design",
     "sphinx_needs",
     "sphinx.ext.graphviz",
-    "kb_layout",
-    "kb_model",
-    "kb_coverage",
-    "kb_checks",
-    "kb_review",
-    "kb_export_site",
-    "kb_reproducible",
-    "kb_safe_links",
-    "kb_programs",
-    "kb_crosswalk",
-    "kb_tags",
-    "kb_tag_links",
-    "kb_browse",
-    "kb_interchange",
-    "kb_rebuild",
-    "kb_gc",
+    "kb",
 ]
 
 needs_from_toml = "ubproject.toml"

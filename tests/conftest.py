@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -19,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # Sphinx colours its messages when CI=true; the tests read the messages as plain text.
 os.environ["NO_COLOR"] = "1"
 FIXTURES = Path(__file__).parent / "fixtures"
+DATA = Path(__file__).parent / "data"
 SPHINX = [sys.executable, "-m", "sphinx"]
 STRICT = ["-W", "--keep-going", "-n"]
 
@@ -65,6 +67,20 @@ def build_fixture(name: str, tmp_path: Path, env: dict | None = None, model_extr
     for folder in ("_ext", "_static"):
         shutil.copytree(ROOT / folder, src / folder, ignore=shutil.ignore_patterns("__pycache__"))
     return sphinx_build(src, tmp_path / "html", env=env)
+
+
+def run_exporter(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    """``python3 -m kb_export ARGS`` as the Makefiles run it: the package from _ext/."""
+    environment = {**os.environ, **(env or {})}
+    environment["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "_ext"), environment.get("PYTHONPATH")]))
+    return subprocess.run([sys.executable, "-m", "kb_export", *args], capture_output=True, text=True,
+                          env=environment)
+
+
+def pages(outdir: Path) -> dict[str, str]:
+    """Every HTML page of a build, with the random ids of need containers removed."""
+    return {p.relative_to(outdir).as_posix(): re.sub(r"SNCB-[0-9a-f]{8}", "", p.read_text(encoding="utf-8"))
+            for p in outdir.rglob("*.html")}
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,7 @@ Cases, each timed with the peak memory of the process tree:
   full    clean build of the project (sphinx-build, the options of `make html`)
   noop    the same build again, nothing changed
   edit    the build after changing the text of one requirement
-  export  _ext/kb_export.py on the build's needs.json (skipped when the module is not here)
+  export  the exporter (_ext/kb_export/) on the build's needs.json (skipped when it is not here)
   filter  toggling the first facet on browse.html in headless Chromium until the new result
           count is rendered, median of 5 (skipped when the build has no browse.html)
   floor   clean build of the floor project
@@ -51,11 +51,16 @@ import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "_ext"))
+from kb.model import model_of  # noqa: E402  (the link types of the synthetic needs are the model's)
+
+MODEL = model_of(ROOT)
 CASES = ("full", "noop", "edit", "export", "filter", "floor")
 SHARE = {"standard": 0.12, "req": 0.40, "design": 0.15, "test": 0.17}  # postmarket: the rest
 PER_PAGE = 20  # needs per page, as on the real site's pages
 SECTIONS_PER_CHAPTER = 12
-LINK = {"req": "derives_from", "design": "implements", "test": "verifies", "postmarket": "maintains"}
+LINK = {"req": "derives_from", **MODEL.covering_links}  # need type -> the link it is written with
+MATRIX_COLUMNS = {"design": "Design controls", "test": "Tests", "postmarket": "Post-market activities"}
 TITLE = {"guideline": "Guideline", "req": "Requirement", "design": "Design control",
          "test": "Verification test", "postmarket": "Post-market activity",
          "standard": "Standard or reference document"}
@@ -183,8 +188,7 @@ def write_project(dest: Path, needs: list[dict], plain: bool) -> Path:
         (dest / "_static").mkdir(exist_ok=True)
     back: dict[str, list[tuple[str, str]]] = {}
     if plain:
-        incoming = {"derives_from": "is the source of", "cites": "is cited by", "implements": "is implemented by",
-                    "verifies": "is verified by", "maintains": "is maintained by"}
+        incoming = {link: MODEL.links[link]["incoming"] for link in ("derives_from", "cites", *MODEL.covering_link_names)}
         collected: dict[tuple[str, str], list[str]] = {}
         for need in needs:
             for link, label in incoming.items():
@@ -235,7 +239,9 @@ def write_project(dest: Path, needs: list[dict], plain: bool) -> Path:
     views = {
         "index": ("Traceability", [".. toctree::\n\n   matrix\n   gaps\n", ".. kb-coverage-summary::\n",
                                    (ROOT / "requirements/traceability/index.rst").read_text().split(".. kb-coverage-summary::")[1]]),
-        "matrix": ("Traceability matrix", [".. needtable::\n   :filter: type == 'req'\n   :columns: id, title, section, stakeholder, phase, implements_back as \"Design controls\", verifies_back as \"Tests\", maintains_back as \"Post-market activities\", coverage, suspect_from as \"Suspect links\"\n   :sort: section\n"]),
+        "matrix": ("Traceability matrix", [".. needtable::\n   :filter: type == 'req'\n   :columns: id, title, section, stakeholder, phase, "
+                                           + ", ".join(f"{MODEL.covering_links[kind]}_back as \"{label}\"" for kind, label in MATRIX_COLUMNS.items())
+                                           + ", coverage, suspect_from as \"Suspect links\"\n   :sort: section\n"]),
         "gaps": ("Gaps and justified requirements", [(ROOT / "requirements/traceability/gaps.rst").read_text().split("\n", 3)[3]]),
     }
     for name, (title, body) in views.items():
@@ -399,16 +405,17 @@ def bench_size(n: int, out: Path, cases: list[str]) -> list[dict]:
         edited.write_text(body.replace(first_text, first_text + " Edited for the benchmark.", 1), encoding="utf-8")
         record("edit", *measure(sphinx(src, html)), page=str(edited.relative_to(src)))
     if "export" in cases:
-        module = src / "_ext" / "kb_export.py"
-        if not module.is_file():
-            record("export", skipped="not in this tree (_ext/kb_export.py)")
+        package = src / "_ext" / "kb_export"
+        if not (package / "__main__.py").is_file():
+            record("export", skipped="not in this tree (_ext/kb_export/)")
         elif not (html / "needs.json").is_file():
             record("export", skipped="no needs.json: run the full case too")
         else:
             export_dir = out / str(n) / "export"
             shutil.rmtree(export_dir, ignore_errors=True)
-            record("export", *measure([sys.executable, str(module), str(html / "needs.json"),
-                                       "-o", str(export_dir)], cwd=src))
+            # run from _ext/, where python -m finds the package
+            record("export", *measure([sys.executable, "-m", "kb_export", str(html / "needs.json"), "-o",
+                                       str(export_dir), "--model", str(src / "ubproject.toml")], cwd=package.parent))
     if "filter" in cases:
         if not (html / "browse.html").is_file():
             record("filter", skipped="not in this tree (no browse.html in the build)")

@@ -6,6 +6,12 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent / "_ext"))
+# The helpers this project shares with the knowledge base (kb_shared: tables, log filters)
+# and its exporter (kb_export, also the natural order of IDs): here, the knowledge base's
+# _ext/ beside this example. In your copy: copy _ext/kb_shared/ and _ext/kb_export/ of the
+# knowledge base release whose interchange you vendor into this project's _ext/ and delete
+# this line.
+sys.path.append(str(Path(__file__).resolve().parents[2] / "_ext"))
 
 project = "Corvane LV-7 infusion pump: cybersecurity file"
 author = "Corvane Medical (fictional)"
@@ -18,6 +24,7 @@ extensions = [
     "imdrf_interchange",
     "imdrf_messages",
     "device_gaps",
+    "kb_shared.reproducible",
 ]
 
 needs_from_toml = "ubproject.toml"

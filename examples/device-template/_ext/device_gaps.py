@@ -30,6 +30,8 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 from docutils import nodes
+from kb_export.ordering import natural_key
+from kb_shared.tables import table
 from sphinx.application import Sphinx
 from sphinx.errors import ConfigError
 from sphinx.util import logging
@@ -140,27 +142,6 @@ class GapSummaryDirective(SphinxDirective):
         return [gap_summary()]
 
 
-def _section_key(section: str) -> tuple:
-    return tuple(int(p) if p.isdigit() else 0 for p in str(section).split("."))
-
-
-def _table(header: list[str], rows: list[list[str]]) -> nodes.table:
-    table = nodes.table(classes=["device-gap-summary"])
-    group = nodes.tgroup(cols=len(header))
-    table += group
-    group.extend(nodes.colspec(colwidth=1) for _ in header)
-    thead, tbody = nodes.thead(), nodes.tbody()
-    for target, cells in ((thead, [header]), (tbody, rows)):
-        for cells_row in cells:
-            row = nodes.row()
-            for cell in cells_row:
-                row += nodes.entry("", nodes.paragraph(text=cell))
-            target += row
-    group += thead
-    group += tbody
-    return table
-
-
 def fill_summary(app: Sphinx, doctree: nodes.document, docname: str) -> None:
     placeholders = list(doctree.findall(gap_summary))
     if not placeholders:
@@ -172,7 +153,7 @@ def fill_summary(app: Sphinx, doctree: nodes.document, docname: str) -> None:
     for req in analysed:
         by_section[req["section"]][req["coverage"]] += 1
     rows, total = [], Counter()
-    for section in sorted(by_section, key=_section_key):
+    for section in sorted(by_section, key=natural_key):
         counts = by_section[section]
         total.update(counts)
         rows.append([section, str(sum(counts.values())), *(str(counts[s]) for s in STATES)])
@@ -185,7 +166,8 @@ def fill_summary(app: Sphinx, doctree: nodes.document, docname: str) -> None:
     intro += nodes.Text(f": {total['covered']} covered, {total['gap']} not covered, "
                         f"{total['justified']} not applicable.")
     for node in placeholders:
-        node.replace_self([intro.deepcopy(), _table(["Section", "In scope", *STATES.values()], rows)])
+        node.replace_self([intro.deepcopy(), table(["Section", "In scope", *STATES.values()], rows,
+                                                   ["device-gap-summary"])])
 
 
 def setup(app: Sphinx) -> dict:

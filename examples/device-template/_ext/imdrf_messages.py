@@ -16,6 +16,7 @@ import json
 import logging
 import re
 
+from kb_shared.logs import OnceFilter, install
 from sphinx.application import Sphinx
 from sphinx_needs.data import SphinxNeedsData
 
@@ -26,17 +27,13 @@ DEAD_LINK = re.compile(r"^Need '(?P<need>[^']+)' has unknown outgoing link '(?P<
                        r"in field '(?P<field>[^']+)'")
 
 
-class ExplainDeadLinks(logging.Filter):
+class ExplainDeadLinks(OnceFilter):
     def __init__(self, app: Sphinx) -> None:
         super().__init__()
         self.app = app
         self._kb_ids: list[str] | None = None
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        # every handler of the "sphinx" logger runs this filter: change a record once
-        if getattr(record, "imdrf_explained", False):
-            return True
-        record.imdrf_explained = True
+    def complete(self, record: logging.LogRecord) -> None:
         message = str(record.msg)
         if match := DEAD_LINK.match(message):
             record.msg = f"{message}\n  {self.explain(match['target'])}"
@@ -44,7 +41,6 @@ class ExplainDeadLinks(logging.Filter):
             need = self.need(match["need"])
             if need is not None and need["docname"]:
                 record.location = (need["docname"], need["lineno"])
-        return True
 
     def need(self, need_id: str):
         try:  # schema checks run once the needs are sealed
@@ -76,12 +72,10 @@ class ExplainDeadLinks(logging.Filter):
                 f"Published IDs never change: correct the ID in the link")
 
 
-def install(app: Sphinx) -> None:
-    explain = ExplainDeadLinks(app)
-    for handler in logging.getLogger("sphinx").handlers:
-        handler.filters.insert(0, explain)
+def install_filter(app: Sphinx) -> None:
+    install(ExplainDeadLinks(app))
 
 
 def setup(app: Sphinx) -> dict:
-    app.connect("builder-inited", install)
+    app.connect("builder-inited", install_filter)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

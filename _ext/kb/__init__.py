@@ -1,0 +1,41 @@
+"""The site's Sphinx extension: one package, laid out by responsibility.
+
+- ``model``: the one reader of ubproject.toml, with the accessors every other part asks;
+- ``quality``: messages that name file, line, need and fix; coverage; suspect-link review;
+- ``views``: the model page, tags, browse, the crosswalk;
+- ``build``: need layout, incremental rebuild, hygiene (required programs, safe links,
+  memory); reproducible output is ``kb_shared.reproducible``, which a device project loads too;
+- ``publish``: the interchange, the export written during the build, the pages' file lists;
+- ``compat``: every private or undocumented use of Sphinx and sphinx-needs, checked first.
+
+conf.py loads this package alone; the exporter (``kb_export``) and the helpers shared with
+the device template (``kb_shared``) are packages of their own beside it."""
+
+from __future__ import annotations
+
+from sphinx.application import Sphinx
+
+# In the order their handlers must run where two share an event and a priority.
+PARTS = (
+    "kb.compat",
+    "kb.build.layout",
+    "kb.model",
+    "kb.views.model_page",
+    "kb.quality.coverage",
+    "kb.quality.messages",
+    "kb.quality.review",
+    "kb.publish.export",
+    "kb_shared.reproducible",
+    "kb.build.hygiene",
+    "kb.views.crosswalk",
+    "kb.views.tags",
+    "kb.views.browse",
+    "kb.publish.interchange",
+    "kb.build.rebuild",
+)
+
+
+def setup(app: Sphinx) -> dict:
+    for part in PARTS:
+        app.setup_extension(part)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -1,0 +1,92 @@
+"""Hygiene of a build: what it needs from the system, what content may link to, and how
+much memory it keeps scanning.
+
+Required programs: the build stops at the start with one line saying what to install. Without graphviz's ``dot``, each diagram would fail on its own, late in the build and with a
+message about a setting (``graphviz_dot``) rather than about a missing package. make checks
+first (tools/require-program); this check covers a plain ``sphinx-build``.
+
+It stops the build with SystemExit and the message, not with an ExtensionError: Sphinx reports
+any exception, its own included, as a crash with a traceback and a log file, where a missing
+package needs one line.
+
+Safe links: links in content lead to pages, never run script. docutils turns any text that looks like a URI into a link, and a ``javascript:`` URI is one to
+it: ``<iframe src="javascript:alert(1)">`` pasted into a statement would be shown as text with
+a live ``javascript:`` link inside. A link whose scheme is not one of SCHEMES becomes plain text
+again. (Markup itself is escaped by docutils, MyST's inline HTML is off in conf.py, and the raw
+directive is off in docutils.conf.)
+
+Garbage collection for large builds: the objects alive when writing starts are frozen.
+Python's cyclic garbage collector scans every tracked object in a full collection, and runs
+one whenever the objects that survived younger collections grow by a quarter. Writing a page
+creates trees of nodes with parent links (cycles) that live long enough to count, so at 10,000
+needs a full collection ran every 15 or so pages, each scanning the environment, the needs and
+the doctrees: millions of objects, 5 seconds each, a third of the build, and the reason the
+build time grew faster than the number of needs.
+
+At ``write-started`` (the documents are read, the environment pickled, the needs resolved),
+``freeze`` drops the doctrees Sphinx keeps in memory since reading them (a serial build keeps
+every one; Sphinx loads them from the pickles it wrote, as it does in a parallel or an
+incremental build), collects once and freezes what is alive (``gc.freeze()``): the
+environment and the needs, which live to the end of the build. Later collections skip them
+and scan only what writing creates; ``build-finished`` unfreezes them. The doctrees must not
+be frozen: writing attaches new nodes to them, which a frozen doctree would keep alive after its page is written. A parallel build
+forks its writers after this, which also keeps them from copying pages a collection would
+touch."""
+
+from __future__ import annotations
+
+import gc
+import shutil
+from urllib.parse import urlsplit
+
+from docutils import nodes
+from sphinx.application import Sphinx
+
+from .. import compat
+
+# output formats whose builders run dot for a diagram (text and man show its alt text)
+RENDERS_DIAGRAMS = {"html", "latex", "texinfo"}
+
+
+def require_dot(app: Sphinx) -> None:
+    if "sphinx.ext.graphviz" not in app.extensions or app.builder.format not in RENDERS_DIAGRAMS:
+        return
+    dot = app.config.graphviz_dot
+    if shutil.which(dot) is None:
+        # SystemExit with a message: Python prints it to stderr and exits with status 1
+        raise SystemExit(
+            f"error: '{dot}' is missing: install the package graphviz "
+            "(Debian/Ubuntu: sudo apt-get install graphviz)"
+        )
+
+
+# the schemes MyST accepts in Markdown links by default (myst_url_schemes); "" is a relative link
+SCHEMES = {"", "http", "https", "mailto", "ftp"}
+
+
+def unlink_other_schemes(app: Sphinx, doctree: nodes.document) -> None:
+    for reference in list(doctree.findall(nodes.reference)):
+        uri = reference.get("refuri")
+        if uri is not None and urlsplit(uri).scheme.lower() not in SCHEMES:
+            reference.replace_self(nodes.Text(reference.astext()))
+
+
+def freeze(app: Sphinx, builder) -> None:
+    dropped = compat.drop_read_doctrees(app.env)
+    if dropped is None:  # another Sphinx: keep its doctrees and the default collection
+        return
+    if dropped:  # documents were read: collect their doctrees before freezing
+        gc.collect()
+    gc.freeze()
+
+
+def unfreeze(app: Sphinx, exception) -> None:
+    gc.unfreeze()  # for a process that goes on after the build (a language server, a test)
+
+
+def setup(app: Sphinx) -> dict:
+    app.connect("builder-inited", require_dot)
+    app.connect("doctree-read", unlink_other_schemes)
+    app.connect("write-started", freeze, priority=900)  # after sphinx-needs resolved the needs
+    app.connect("build-finished", unfreeze)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -1,0 +1,225 @@
+"""Incremental builds that stay correct: after an edit, write again every page that shows a
+need whose rendering changed, and no other.
+
+Sphinx writes again only the pages it re-read. sphinx-needs does not track which pages show
+the needs of other pages, so after an edit the needextract tabs, the tables, the diagrams, the
+coverage summary and the boxes of linked needs (back links, coverage, suspect flags) kept their
+old content until a full build. This module compares the needs as read (before links are
+resolved) with those of the previous build and returns to Sphinx, at ``env-updated``, the pages
+to write besides the ones it re-read:
+
+* changed: needs added, removed, or with another title, content, field or outgoing link;
+* affected: the changed needs; when a need was added, removed, moved to another page or
+  changed its type or links, also the needs it links to, before and after (their back links,
+  counts and coverage change) and the needs linking to it (the targets of their links);
+  and the needs with a covering link (implements, verifies, maintains) to a changed need
+  (its fingerprint changed, so their suspect flags do);
+* the pages of the affected needs; the pages with a view (needextract, needtable, needflow,
+  needlist) whose filter selects an affected need, with its values before or after the
+  change; the pages with a ``:need:`` reference to an affected need; and every page with a
+  view that depends on derived data (coverage, counts, back links, suspect flags), on a
+  filter this module cannot evaluate, or on all needs (needpie, needbar, need_count, the
+  coverage summary), whenever anything changed.
+
+needextend (the crosswalk's mappings) counts as part of the needs it selects: the link
+targets it adds are among a need's links, so a need that comes into or out of an extend's
+filter changes its links and the pages of those targets are written. When ubproject.toml,
+requirements/reviewed-links.json or any needextend changed, or an extend's filter or values
+cannot be read from the needs as read, every page is written."""
+
+from __future__ import annotations
+
+import ast
+import functools
+import hashlib
+import json
+from pathlib import Path
+
+from docutils import nodes
+from sphinx.application import Sphinx
+from sphinx.environment import BuildEnvironment
+from sphinx.util import logging
+
+from .. import compat
+from ..model import model_of
+
+logger = logging.getLogger(__name__)
+
+#: Files read by the site's extensions outside the documents.
+INPUTS = ("ubproject.toml", "requirements/reviewed-links.json")
+#: Fields the site's own extensions set after reading (kb.quality: coverage, review).
+SET_AFTER_READING = {"coverage", "suspect_links", "suspect_from"}
+#: Raw fields that do not show on any page.
+NOT_SHOWN = {"lineno", "lineno_content"}
+#: Views that select needs with a filter are compat.FILTERED_VIEWS; any other node of
+#: sphinx-needs (needpie, needbar, need_count, need_func, ...) depends on all needs, and so
+#: does a node of this site that says so (``kb_shows_all_needs``, the coverage summary).
+ALL = None  # a view that depends on all needs
+
+
+@functools.cache
+def _raw_names_of(confdir: str) -> frozenset[str]:
+    """Fields a filter may name and still be answered from the needs as read."""
+    model = model_of(confdir).needs
+    fields = {n for n, d in model.get("fields", {}).items() if "derive" not in d} - SET_AFTER_READING
+    return frozenset(fields | set(model.get("links", {})) | {"id", "type", "title", "docname", "status", "tags", "content"})
+
+
+def _filter_spec(node: nodes.Element, raw: set[str]) -> str | None:
+    """The filter of a view if it can be answered from raw data, else ALL."""
+    a = node.attributes
+    if a.get("filter_func") or list(a.get("filter_code") or []) or a.get("status") or a.get("tags") or a.get("types"):
+        return ALL
+    return _filter_spec_of(a.get("filter") or "True", raw)
+
+
+def _filter_spec_of(expr: str, raw: set[str]) -> str | None:
+    """The filter if it names only fields known from the needs as read, else ALL."""
+    try:
+        tree = ast.parse(expr, mode="eval")
+    except SyntaxError:
+        return ALL
+    names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+    return expr if names <= raw else ALL
+
+
+def collect_views(app: Sphinx, doctree: nodes.document) -> None:
+    """At doctree-read: the views and need references of the page."""
+    raw = _raw_names_of(str(app.confdir))
+    views, refs = [], set()
+    for node in doctree.findall(nodes.Element):
+        if isinstance(node, compat.NEED_REFERENCES):
+            target = str(node.get("reftarget", "")).rsplit("<", 1)[-1].rstrip(">")  # "text <ID.part>"
+            refs.add(target.split(".")[0].strip())
+        elif isinstance(node, compat.FILTERED_VIEWS):
+            views.append(_filter_spec(node, raw))
+        elif getattr(node, "kb_shows_all_needs", False) or compat.is_needs_node(node):
+            views.append(ALL)
+    state = _views(app.env)
+    state[app.env.docname] = (views, refs)
+
+
+def _views(env: BuildEnvironment) -> dict:
+    if not hasattr(env, "kb_views"):
+        env.kb_views = {}
+    return env.kb_views
+
+
+def purge(app: Sphinx, env: BuildEnvironment, docname: str) -> None:
+    _views(env).pop(docname, None)
+
+
+def merge(app: Sphinx, env: BuildEnvironment, docnames: list[str], other: BuildEnvironment) -> None:
+    theirs = _views(other)
+    _views(env).update({d: theirs[d] for d in docnames if d in theirs})
+
+
+def _digest(need) -> str:
+    data = {k: v for k, v in need.items() if k not in NOT_SHOWN}
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _inputs(app: Sphinx) -> str:
+    h = hashlib.sha256()
+    for name in INPUTS:
+        path = Path(app.confdir) / name
+        h.update(path.read_bytes() if path.is_file() else b"-")
+    return h.hexdigest()
+
+
+def _selects(expr: str, values: dict) -> bool:
+    """Whether the filter selects a need with these values; True when it cannot tell."""
+    try:
+        return bool(eval(expr, {"__builtins__": {}}, dict(values)))  # noqa: S307 -- the site's own filters
+    except Exception:
+        return True
+
+
+def _extends(env: BuildEnvironment, needs, raw: frozenset[str]) -> tuple[str, dict[str, set[str]]] | None:
+    """A digest of the needextends and, per need, the link targets they add to it; None when
+    an extend cannot be followed from the needs as read (every page is written then)."""
+    extends = compat.extends(env)
+    if not extends:
+        return "", {}
+    shown = sorted(json.dumps([e["docname"], e["filter"], e["filter_is_id"], e["modifications"],
+                               e["list_modifications"], e["extend_priority"]], sort_keys=True, default=repr)
+                   for e in extends)
+    added: dict[tuple[str, bool], set[str]] = {}
+    for e in extends:
+        targets = added.setdefault((e["filter"], e["filter_is_id"]), set())
+        for _, _, value in e["list_modifications"]:
+            items = compat.extend_targets(value)
+            if items is None:
+                return None  # a dynamic function: its targets are known only after resolving
+            targets.update(f"{i}.{part}" if part else i for i, part in items)
+    links: dict[str, set[str]] = {}
+    values = None
+    for (expr, is_id), targets in added.items():
+        if is_id:
+            links.setdefault(expr, set()).update(targets)
+            continue
+        if _filter_spec_of(expr, raw) is ALL:
+            return None
+        values = values or {i: dict(n) for i, n in needs.items()}
+        for i, v in values.items():
+            if _selects(expr, v):
+                links.setdefault(i, set()).update(targets)
+    return hashlib.sha256("\n".join(shown).encode()).hexdigest(), links
+
+
+def pages_to_write(app: Sphinx, env: BuildEnvironment) -> list[str]:
+    """At env-updated: the pages to write besides the re-read ones."""
+    needs = compat.needs_as_read(env)  # links not resolved yet
+    link_types = compat.link_types(env)
+    covering_links = model_of(app.confdir).covering_link_names
+    extends = _extends(env, needs, _raw_names_of(str(app.confdir)))
+    extended = extends[1] if extends else {}
+    views = _views(env)
+    filters = [f for doc_views, _ in views.values() for f in doc_views if f is not ALL]
+    names = {n.id for f in filters for n in ast.walk(ast.parse(f, mode="eval")) if isinstance(n, ast.Name)}
+    new = {
+        i: {"digest": _digest(n), "doc": n["docname"], "type": n["type"],
+            "links": sorted({t for link in link_types for t in n[link] or []} | extended.get(i, set())),
+            "covering": sorted({t for link in covering_links for t in n[link] or []}),
+            "values": {k: n[k] for k in names if k in n}}
+        for i, n in needs.items()
+    }
+    inputs = _inputs(app) + (extends[0] if extends else "unknown")
+    old = getattr(env, "kb_needs_state", None)
+    env.kb_needs_state = {"needs": new, "inputs": inputs}
+    if old is None:
+        return []  # a first build writes every page anyway
+    if old["inputs"] != inputs or extends is None:
+        return sorted(env.found_docs)
+    before = old["needs"]
+    states = lambda i: [s for s in (before.get(i), new.get(i)) if s]  # noqa: E731
+    changed = {i for i in before.keys() | new.keys()
+               if (before.get(i) or {}).get("digest") != (new.get(i) or {}).get("digest")}
+    if not changed:
+        return []
+    # added, removed, moved to another page, another type or other links: the back links,
+    # counts and coverage of the targets change, and so do the links to it
+    structural = {i for i in changed if len(states(i)) == 1 or any(
+        before[i][k] != new[i][k] for k in ("doc", "type", "links"))}
+    affected = changed | {t for i in structural for s in states(i) for t in s["links"]}
+    # a changed need has another fingerprint: the links to it are suspect or no longer
+    affected |= {i for i, s in new.items()
+                 if changed.intersection(s["covering"]) or structural.intersection(s["links"])}
+    pages = {s["doc"] for i in affected for s in states(i)}
+    for doc, (doc_views, refs) in views.items():
+        if doc not in pages and (refs & affected or any(
+                f is ALL or any(_selects(f, s["values"]) for i in affected for s in states(i))
+                for f in doc_views)):
+            pages.add(doc)
+    pages &= env.found_docs
+    logger.info(f"kb.build.rebuild: {len(changed)} needs changed, {len(affected)} affected, "
+                f"{len(pages)} pages to write", color="darkgreen")
+    return sorted(pages)
+
+
+def setup(app: Sphinx) -> dict:
+    app.connect("doctree-read", collect_views)
+    app.connect("env-purge-doc", purge)
+    app.connect("env-merge-info", merge)
+    app.connect("env-updated", pages_to_write)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -1,0 +1,260 @@
+"""Every use of a private or undocumented API of Sphinx or sphinx-needs, in one place.
+
+The site needs a few things neither project offers publicly: adding generated documents to
+the project, dropping the doctrees Sphinx keeps in memory, the needs as read (before links
+are resolved), the needextend records, the node classes of sphinx-needs' views, a layout
+function of its own, and the texts of sphinx-needs' messages. Each is reached here and
+nowhere else (tests/ext/test_compat.py fails on an underscore-prefixed name of either
+package anywhere else), and ``check`` proves each one still exists when the build starts: an
+upgrade that renames one stops the build with one line naming what changed and the versions
+this site supports, instead of silently leaving stale pages, losing error hints or switching
+a speed-up off. Where ``sphinx_needs.api`` documents an accessor (``get_needs_view``), the
+other modules use it directly."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable, Iterator
+from importlib import metadata
+from pathlib import Path
+
+from docutils import nodes
+from sphinx.application import Sphinx
+from sphinx.environment import BuildEnvironment
+from sphinx.project import Project
+from sphinx_needs.data import NeedsCoreFields, NeedsExtendType, SphinxNeedsData
+from sphinx_needs.directives.needextract import Needextract
+from sphinx_needs.directives.needflow._directive import NeedflowGraphiz, NeedflowPlantuml
+from sphinx_needs.directives.needlist import Needlist
+from sphinx_needs.directives.needtable import Needtable
+from sphinx_needs.functions.functions import DynamicFunctionParsed
+from sphinx_needs.layout import LayoutHandler
+from sphinx_needs.need_item import NeedItem, NeedLink, NeedModification
+from sphinx_needs.nodes import Need
+from sphinx_needs.roles.need_incoming import NeedIncoming
+from sphinx_needs.roles.need_outgoing import NeedOutgoing
+from sphinx_needs.roles.need_part import NeedPart
+from sphinx_needs.roles.need_ref import NeedRef
+
+SUPPORTED = "Sphinx 9.0 with sphinx-needs 9.1"
+
+
+class IncompatibleUpgrade(SystemExit):
+    """Stops the build with one line (Sphinx reports any other exception as a crash)."""
+
+    def __init__(self, what: str) -> None:
+        installed = ", ".join(f"{d} {_version(d)}" for d in ("sphinx", "sphinx-needs"))
+        super().__init__(f"error: kb.compat: {what}; this site supports {SUPPORTED} "
+                         f"(installed: {installed}); adapt _ext/kb/compat.py or install the "
+                         "versions of requirements.lock")
+
+
+def _version(dist: str) -> str:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+# ---------------------------------------------------------------------- Sphinx
+def add_generated_document(env: BuildEnvironment, docname: str, source: Path) -> None:
+    """Put ``docname`` into the project, read from the file ``source`` (relative to the
+    source directory). Project.doc2path() reads a private mapping that has no setter."""
+    env.project.docnames.add(docname)
+    env.project._docname_to_path[docname] = source
+
+
+def drop_read_doctrees(env: BuildEnvironment) -> bool | None:
+    """Free the doctrees a serial build keeps in memory since reading them (Sphinx loads them
+    again from its pickles when writing). None: this Sphinx keeps no such cache; False: it
+    was empty (nothing was read); True: it was emptied."""
+    cache = getattr(env, "_write_doc_doctree_cache", None)
+    if cache is None:
+        return None
+    had = bool(cache)
+    cache.clear()
+    return had
+
+
+# ---------------------------------------------------------------------- sphinx-needs data
+def needs_as_read(env: BuildEnvironment):
+    """The needs before links are resolved and needextend applied (at ``env-updated``)."""
+    return SphinxNeedsData(env).get_needs_mutable()
+
+
+def needs_resolving(env: BuildEnvironment):
+    """The needs while sphinx-needs resolves them (links checked, before sealing)."""
+    return SphinxNeedsData(env).get_needs_mutable()
+
+
+def link_types(env: BuildEnvironment) -> list[str]:
+    """The outgoing link fields of the project's needs."""
+    return list(SphinxNeedsData(env).get_schema().iter_link_field_names())
+
+
+def extends(env: BuildEnvironment) -> list[dict]:
+    """The needextend records: docname, lineno, filter, filter_is_id, modifications,
+    list_modifications (link field, kind, value) and extend_priority."""
+    return list(SphinxNeedsData(env).get_or_create_extends().values())
+
+
+def extend_targets(value) -> list[tuple[str, str | None]] | None:
+    """The (need ID, part) a list modification adds; None when it is computed (a dynamic
+    function), so its targets are known only once the needs are resolved."""
+    items = list(getattr(value, "value", None) or [])
+    if not all(isinstance(v, NeedLink) for v in items):
+        return None
+    return [(v.id, v.part) for v in items]
+
+
+def extend_link_ids(value) -> list[str]:
+    """The need IDs a list modification names (the text of a computed value)."""
+    return [getattr(v, "id", str(v)) for v in getattr(value, "value", None) or []]
+
+
+def modified_at(need) -> list[tuple[str | None, int | None]]:
+    """Where the needextend blocks that changed ``need`` stand: (docname, line)."""
+    return [(m.docname, m.lineno) for m in need.modifications]
+
+
+# ---------------------------------------------------------------------- sphinx-needs nodes
+#: Views that select needs with a filter.
+FILTERED_VIEWS = (Needextract, Needtable, Needlist, NeedflowGraphiz, NeedflowPlantuml)
+#: Inline references to one need (``:need:``, ``:need_incoming:``, ...).
+NEED_REFERENCES = (NeedRef, NeedIncoming, NeedOutgoing, NeedPart)
+
+
+def is_needs_node(node: nodes.Node) -> bool:
+    """A node sphinx-needs fills in when it resolves a page (any of its views or functions)."""
+    return type(node).__module__.startswith("sphinx_needs.") and not isinstance(node, Need)
+
+
+# ---------------------------------------------------------------------- layouts
+#: Core fields a layout leaves out by default (the internal ones).
+HIDDEN_CORE = frozenset(name for name, props in NeedsCoreFields.items() if not props.get("show_in_layout"))
+
+
+def add_layout_function(name: str, function: Callable) -> None:
+    """Make ``<<name(...)>>`` usable in need layouts: ``function(handler, *args, **kwargs)``.
+    sphinx-needs has no API for it: each LayoutHandler fills its own function table."""
+    init = LayoutHandler.__init__
+    if getattr(init, "kb_functions", None) is None:
+        added: dict[str, Callable] = {}
+
+        @functools.wraps(init)
+        def with_kb_functions(self, *args, **kwargs):
+            init(self, *args, **kwargs)
+            for key, func in added.items():
+                self.functions[key] = functools.partial(func, self)
+
+        with_kb_functions.kb_functions = added
+        LayoutHandler.__init__ = with_kb_functions
+    LayoutHandler.__init__.kb_functions[name] = function
+
+
+def layout_need(handler) -> NeedItem:
+    return handler.need
+
+
+def layout_link_fields(handler) -> Iterator[str]:
+    return handler.needs_schema.iter_link_field_names()
+
+
+def layout_meta(handler, name: str) -> nodes.inline:
+    """What ``<<meta(name)>>`` renders, without a label."""
+    return handler.meta(name)
+
+
+def memoize_layout_parsing() -> None:
+    """Parse each ``<<function(...)>>`` string of a layout once instead of for every need."""
+    if getattr(DynamicFunctionParsed.from_string, "kb_memoized", False):
+        return
+    parse = DynamicFunctionParsed.from_string
+
+    @functools.lru_cache(maxsize=256)
+    def parsed(func_string: str, allow_need: bool) -> DynamicFunctionParsed:
+        return parse(func_string, allow_need=allow_need)
+
+    def from_string(cls, func_string: str, *, allow_need: bool = False) -> DynamicFunctionParsed:
+        # new lists: a layout function may change a list it is given (meta_all's exclude);
+        # the parser gives lists of str, int, float and bool only
+        call = parsed(func_string, allow_need)
+        fresh = lambda value: list(value) if isinstance(value, list) else value  # noqa: E731
+        return DynamicFunctionParsed(call.name, tuple(fresh(a) for a in call.args),
+                                     tuple((key, fresh(value)) for key, value in call.kwargs))
+
+    from_string.kb_memoized = True
+    DynamicFunctionParsed.from_string = classmethod(from_string)
+
+
+# ---------------------------------------------------------------------- messages
+#: How sphinx-needs words its messages about a need, as kb.quality.messages reads them:
+#: (log record subtype ending, pattern of the message, [kb.fix] key), first match wins; a
+#: schema rule's own key is its id, read from the message's "Schema path:".
+NAMES_NEED = r"^Need '(?P<id>[^']+)' "
+NOT_CREATED = r"^Need could not be created: "
+MESSAGE_KINDS = [
+    ("create_need", r"A need with ID '(?P<id>[^']+)' already exists", "duplicate-id"),
+    ("create_need", r"Given ID '(?P<id>[^']+)' does not match", "id-scheme"),
+    ("create_need", r"Field '(?P<field>[^']+)' is not nullable", "missing-field"),
+    ("create_need", r"", "create-need"),
+    ("link_outgoing", r"unknown outgoing link '(?P<target>[^']+)' in field '(?P<field>\w+)'", "dead-link"),
+    ("link_target_type", r"in field '(?P<field>\w+)': target need type", "link-target-type"),
+    ("field_fail", r"Field:\s+(?P<field>\w+)", "field-value"),
+    ("link_fail", r"Field:\s+(?P<field>\w+)", "link-count"),
+    ("local_fail", r"Schema path:\s+(?P<rule>[\w-]+)\[", None),
+]
+#: Words of those messages that the sources of sphinx-needs must still contain.
+MESSAGE_TEXTS = {
+    "api/need.py": ["already exists", "does not match", "is not nullable"],
+    "directives/need.py": ["Need could not be created", "unknown outgoing link", "target need type"],
+    "schema/reporting.py": ["Field:", "Schema path"],
+}
+
+
+# ---------------------------------------------------------------------- the start-up check
+def _checks() -> Iterator[tuple[str, Callable[[], bool]]]:
+    package = Path(inspect.getfile(SphinxNeedsData)).parent
+    yield ("sphinx.project.Project no longer maps document names in _docname_to_path",
+           lambda: "_docname_to_path" in inspect.getsource(Project.__init__))
+    yield ("BuildEnvironment no longer keeps _write_doc_doctree_cache",
+           lambda: "_write_doc_doctree_cache" in inspect.getsource(BuildEnvironment.__init__))
+    for method in ("get_needs_mutable", "get_or_create_extends", "get_schema"):
+        yield (f"SphinxNeedsData has no {method}()", lambda m=method: callable(getattr(SphinxNeedsData, m, None)))
+    yield ("needextend records changed their keys",
+           lambda: {"filter", "filter_is_id", "modifications", "list_modifications", "extend_priority"}
+           <= set(NeedsExtendType.__annotations__))
+    yield ("NeedLink no longer has id and part", lambda: {"id", "part"} <= set(NeedLink.__annotations__))
+    yield ("NeedModification no longer has docname and lineno",
+           lambda: {"docname", "lineno"} <= set(NeedModification.__annotations__))
+    yield ("NeedItem has no modifications", lambda: isinstance(getattr(NeedItem, "modifications", None), property))
+    yield ("NeedsCoreFields no longer says which fields a layout shows",
+           lambda: any("show_in_layout" in props for props in NeedsCoreFields.values()))
+    yield ("LayoutHandler no longer fills self.functions in __init__ or has meta()",
+           lambda: "self.functions" in inspect.getsource(getattr(LayoutHandler.__init__, "__wrapped__",
+                                                                  LayoutHandler.__init__))
+           and callable(getattr(LayoutHandler, "meta", None)))
+    yield ("DynamicFunctionParsed.from_string or its fields changed",
+           lambda: callable(getattr(DynamicFunctionParsed, "from_string", None))
+           and {"name", "args", "kwargs"} <= set(DynamicFunctionParsed.__annotations__))
+    for module, texts in MESSAGE_TEXTS.items():
+        for text in texts:
+            yield (f"sphinx-needs' {module} no longer words a message with {text!r}",
+                   lambda m=module, t=text: t in (package / m).read_text(encoding="utf-8"))
+
+
+def check() -> None:
+    """Every private or undocumented use above still holds, or one line says which not."""
+    for what, holds in _checks():
+        try:
+            ok = holds()
+        except (OSError, TypeError, AttributeError):
+            ok = False
+        if not ok:
+            raise IncompatibleUpgrade(what)
+
+
+def setup(app: Sphinx) -> dict:
+    check()
+    return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -1,0 +1,132 @@
+"""The audit exports on the published site: every HTML build writes them into ``export/``
+of the output, and ``.. kb-export-downloads::`` lists them with links.
+
+The export runs on the needs.json sphinx-needs has just written (at build-finished, after
+sphinx-needs' own handler), through the same code as the command line, so the site offers
+exactly what ``make export`` gives. The download list is made from the same file plan as
+the export, and the build fails if a listed file was not written: the links cannot break.
+Hyperlinks inside the files point to ``html_baseurl`` when it is set (conf.py reads it from
+KB_BASE_URL), else relative to ``export/``, which works where the site is unpacked. The evidence
+markers of the crosswalk's mapping link types are the model's, ``[kb.evidence]``.
+
+An export of 10,000 needs takes seconds, so a build whose export would come out the same is not
+exported again: the inputs (needs.json, base URL, markers, source commit, date and tree state,
+exporter code, Python and installed packages) are hashed into a key kept beside the doctrees,
+and the export is skipped when the key is unchanged and every file in ``export/`` still matches
+its SHA256SUMS line (the export is a function of those inputs: same inputs, same bytes)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+
+from docutils import nodes
+from sphinx.application import Sphinx
+from sphinx.errors import ExtensionError
+from sphinx.util import logging
+from kb_export import FILES, ExportError, Source, export, exporter_digest, source_of
+from kb_export.needs import types_of
+from kb_export.tables import plan
+from sphinx.util.docutils import SphinxDirective
+from sphinx_needs.api import get_needs_view
+
+from ..model import model_of
+from .site_files import built_needs_json, fill_file_lists
+
+EXPORT_DIR = "export"
+logger = logging.getLogger(__name__)
+
+
+class export_downloads(nodes.General, nodes.Element):
+    pass
+
+
+class ExportDownloadsDirective(SphinxDirective):
+    """``.. kb-export-downloads::`` a list of the export files with links; filled in when
+    the builder, and so the page's URL, is known."""
+
+    def run(self) -> list[nodes.Node]:
+        return [export_downloads()]
+
+
+def site_types(app: Sphinx) -> dict[str, str]:
+    return types_of(get_needs_view(app).values())
+
+
+def expected_files(app: Sphinx) -> dict[str, str]:
+    """File name -> what it holds, for the download list."""
+    files = dict(list(FILES.items())[:2])
+    for _, _, title, csv_name in plan(site_types(app)):
+        files[csv_name] = f"{title} as CSV (RFC 4180, UTF-8)"
+    files.update(list(FILES.items())[2:])
+    return files
+
+
+def fill_downloads(app: Sphinx, doctree: nodes.document, docname: str) -> None:
+    fill_file_lists(app, doctree, docname, export_downloads,
+                    lambda: [(f"{EXPORT_DIR}/{name}", name, holds) for name, holds in expected_files(app).items()])
+
+
+def export_site(app: Sphinx, exception: Exception | None) -> None:
+    if exception is not None or app.builder.format != "html":
+        return
+    outdir = Path(app.outdir)
+    needs_json = built_needs_json(app, "kb.publish.export")
+    base = app.config.html_baseurl
+    base_url = (base.rstrip("/") + "/") if base else "../"  # export/ sits one level below the pages
+    start = time.perf_counter()
+    model = model_of(app.confdir)
+    markers = model.evidence_markers
+    key_file = Path(app.doctreedir) / "kb-export.key"
+    try:
+        source = source_of(Path(app.srcdir))
+        key = export_key(needs_json, base_url, markers, model.trace, source)
+        if key_file.is_file() and key_file.read_text() == key and intact(outdir / EXPORT_DIR):
+            logger.info(f"kb.publish.export: {EXPORT_DIR}/ is up to date (same needs.json, source and tools)")
+            return
+        key_file.unlink(missing_ok=True)
+        manifest = export(needs_json, outdir / EXPORT_DIR, base_url=base_url, source=source, evidence=markers,
+                          trace=model.trace)
+    except ExportError as e:
+        raise ExtensionError(f"kb.publish.export: {e}") from None
+    missing = sorted(set(expected_files(app)) - {*manifest["files"], "manifest.json", "SHA256SUMS"})
+    if missing:
+        raise ExtensionError(f"kb.publish.export: the downloads list names files the export did not write: {missing}")
+    logger.info(f"kb.publish.export: wrote {EXPORT_DIR}/ ({len(manifest['files']) + 2} files) "
+                f"in {time.perf_counter() - start:.1f} s")
+    key_file.write_text(key)
+
+
+def export_key(needs_json: Path, base_url: str, markers: dict[str, str], trace, source: Source) -> str:
+    """A hash of everything the export's bytes depend on."""
+    tools = sorted({(d.metadata["Name"] or "", d.version) for d in metadata.distributions()})
+    inputs = {"needs.json": hashlib.sha256(needs_json.read_bytes()).hexdigest(), "base_url": base_url,
+              "markers": markers, "trace": [trace.covering, list(trace.states)], "source": [source.commit, source.epoch, source.tree],
+              "exporter": exporter_digest(), "python": [sys.executable, platform.python_version()],
+              "packages": tools}
+    return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
+
+
+def intact(directory: Path) -> bool:
+    """Every file of an earlier export is there, unchanged, and nothing else."""
+    sums = directory / "SHA256SUMS"
+    if not sums.is_file():
+        return False
+    listed = dict(reversed(line.split("  ", 1)) for line in sums.read_text(encoding="utf-8").splitlines())
+    present = {p.name for p in directory.iterdir()} - {"SHA256SUMS"}
+    return present == set(listed) and all(
+        hashlib.sha256((directory / name).read_bytes()).hexdigest() == digest for name, digest in listed.items())
+
+
+def setup(app: Sphinx) -> dict:
+    app.add_node(export_downloads)
+    app.add_directive("kb-export-downloads", ExportDownloadsDirective)
+    app.connect("doctree-resolved", fill_downloads)
+    # after sphinx-needs' build-finished handler (priority 500) has written needs.json
+    app.connect("build-finished", export_site, priority=800)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -1,0 +1,195 @@
+"""The export bundle of a sphinx-needs needs.json: XLSX, one CSV per sheet, ReqIF 1.2, the
+needs.json itself, a CycloneDX SBOM of the toolchain, a manifest and SHA256SUMS.
+
+Same commit, same bytes: every date is the source commit's (``git log -1 --format=%ct``,
+or SOURCE_DATE_EPOCH when set). A bad input stops the export with an ExportError of one line
+before anything is written; the files are written into a temporary directory that replaces
+the output directory only when complete."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+from . import crosswalk, reqif, tables, xlsx
+from . import sbom as sbom_writer
+from .filter import select
+from .needs import ExportError, NeedsFile, load
+from .trace import Trace
+
+FILES = {  # the fixed files of an export, and what each holds (the site's download list)
+    "traceability.xlsx": "Workbook: About (commit, tools, counts, filter), requirements, traceability "
+                         "matrix, design controls, tests, post-market activities, standards, coverage summary, "
+                         "crosswalk (every mapping to a framework clause with its evidence level)",
+    "traceability.reqif": "ReqIF 1.2 for requirements tools: a type per need type, a relation per link "
+                          "(crosswalk mappings typed by their evidence level), the requirements in the tree "
+                          "of the guideline's sections",
+    "needs.json": "Every need with all its fields and links, as sphinx-needs wrote it",
+    "sbom.cdx.json": "CycloneDX SBOM of the Python toolchain that built the export",
+    "manifest.json": "What was exported, from which commit, with which tools and filter; file checksums",
+    "SHA256SUMS": "Checksums of every file: sha256sum -c SHA256SUMS",
+}
+NO_COMMIT_EPOCH = 315532800  # 1980-01-01, the earliest date a ZIP entry can carry
+
+
+@dataclass
+class Source:
+    commit: str | None
+    epoch: int
+    tree: str
+
+    @property
+    def when(self) -> datetime:
+        return datetime.fromtimestamp(self.epoch, timezone.utc)
+
+
+def source_of(directory: Path) -> Source:
+    """The commit the export comes from; its date unless SOURCE_DATE_EPOCH says otherwise."""
+    def git(*args: str) -> str | None:
+        try:
+            proc = subprocess.run(["git", "-C", str(directory), *args], capture_output=True, text=True)
+        except OSError:
+            return None
+        return proc.stdout.strip() if proc.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD")
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip() or (commit and git("log", "-1", "--format=%ct"))
+    try:
+        epoch = int(epoch) if epoch else NO_COMMIT_EPOCH
+    except ValueError:
+        raise ExportError(f"SOURCE_DATE_EPOCH {epoch!r} is not a number of seconds") from None
+    status = git("status", "--porcelain") if commit else None
+    tree = "unknown" if status is None else "clean" if not status else "with uncommitted changes"
+    return Source(commit, epoch, tree)
+
+
+def _version(dist: str) -> str:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def exporter_digest() -> str:
+    """Identifies the exporter's code, also where it was copied into another project."""
+    digest = hashlib.sha256()
+    for module in sorted(Path(__file__).resolve().parent.glob("*.py")):
+        digest.update(module.name.encode() + b"\0" + module.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def about(needs: NeedsFile, selected: dict[str, dict], source: Source, filter_text: str,
+          base_url: str | None, markers: dict[str, str], trace: Trace) -> dict:
+    """The facts of the About sheet and the manifest."""
+    per_type: dict[str, int] = {}
+    for need in selected.values():
+        per_type[need["type"]] = per_type.get(need["type"], 0) + 1
+    states = [n.get("coverage") for n in selected.values() if n["type"] == "req"]
+    return {
+        "project": needs.project,
+        "source commit": source.commit or "none (not in a git repository)",
+        "source commit date": source.when.isoformat(),
+        "source tree": source.tree,
+        "source needs.json": {"file": needs.path.name, "sha256": hashlib.sha256(needs.raw).hexdigest(),
+                              "written by": needs.creator, "version": needs.version or "(unnamed)"},
+        "filter": filter_text or "none (every need)",
+        "hyperlinks to": base_url or "none (no base URL given)",
+        "needs": {"exported": len(selected), "in needs.json": len(needs.needs)},
+        "needs per type": per_type,
+        "links per link type": {l: sum(len(n.get(l) or []) for n in selected.values()) for l in needs.link_types},
+        "requirements by coverage": {s: states.count(s) for s in trace.states},
+        "crosswalk": {"mappings": len(crosswalk.rows(needs, selected, markers)),
+                      "evidence marker per mapping link type": markers or "none (no links to clauses)"},
+        "tools": {"exporter": f"kb_export, sha256 {exporter_digest()}", "python": platform.python_version(),
+                  **{d: _version(d) for d in ("openpyxl", "reqif", "lxml", "cyclonedx-bom")}},
+        "conventions": {
+            "type sheets": "one row per need; the columns are the needs.json field names",
+            "lists": "one item per line in a cell",
+            "formula guard": "text beginning with = + - @ tab or carriage return (after any ') "
+                             "has a ' put before it; remove one leading ' to read the original",
+        },
+    }
+
+
+def export(needs_json: str | Path, outdir: str | Path, *, filter_text: str = "", base_url: str | None = None,
+           source_dir: str | Path | None = None, sbom: bool = True, evidence: dict[str, str] | None = None,
+           source: Source | None = None, trace: Trace | None = None) -> dict:
+    """Write the export into outdir (replaced as a whole); returns the manifest. ``evidence``:
+    link type -> marker of the crosswalk's evidence levels (see crosswalk.py).
+    ``source``: the commit, as source_of() gave it, for a caller that has it already.
+    ``trace``: what covers a requirement (trace.py); without it no link counts as covering."""
+    trace = trace or Trace()
+    needs = load(needs_json)
+    markers = crosswalk.mapping_markers(needs, evidence)
+    selected = select(needs.needs, filter_text)
+    if base_url:
+        base_url = base_url if base_url.endswith("/") else base_url + "/"
+    source = source or source_of(Path(source_dir) if source_dir else needs.path.resolve().parent)
+    facts = about(needs, selected, source, filter_text, base_url, markers, trace)
+    sheets = tables.build(needs, selected, base_url, facts, markers, trace)
+    if sbom and not sbom_writer.available():
+        raise ExportError(sbom_writer.MISSING)
+    outdir = Path(outdir)
+    _check_replaceable(outdir)
+    outdir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.tmp-", dir=outdir.parent))
+    try:
+        os.chmod(tmp, 0o755)
+        for sheet in sheets:
+            tables.write_csv(sheet, tmp / sheet.csv_name)
+        xlsx.write(sheets, tmp / "traceability.xlsx", source.when, needs.project)
+        comment = f"sphinx-needs export of {needs.path.name}, commit {facts['source commit']}, filter: {facts['filter']}"
+        reqif.write(needs, selected, tmp / "traceability.reqif", source.when, comment, markers)
+        if filter_text:  # the needs of the export, in the structure sphinx-needs writes
+            document = json.loads(needs.raw)
+            block = document["versions"][needs.version]
+            block["needs"] = {i: block["needs"][i] for i in selected}
+            block["needs_amount"] = len(selected)
+            (tmp / "needs.json").write_text(json.dumps(document, indent=4, sort_keys=True, ensure_ascii=False),
+                                            encoding="utf-8")
+        else:
+            (tmp / "needs.json").write_bytes(needs.raw)
+        if sbom:
+            sbom_writer.write(tmp / "sbom.cdx.json", source.epoch,
+                                 f"{needs.project or 'sphinx-needs'} export at {source.commit or 'no commit'}")
+        manifest = {"export": facts, "files": {p.name: {"sha256": _sha256(p), "bytes": p.stat().st_size}
+                                               for p in sorted(tmp.iterdir())}}
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        (tmp / "SHA256SUMS").write_text("".join(f"{_sha256(p)}  {p.name}\n" for p in sorted(tmp.iterdir())),
+                                        encoding="utf-8")
+        _replace(tmp, outdir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return manifest
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _check_replaceable(outdir: Path) -> None:
+    """Only a new, empty or earlier export directory is replaced: never someone's folder."""
+    if outdir.exists() and not outdir.is_dir():
+        raise ExportError(f"{outdir}: exists and is not a directory")
+    if outdir.is_dir() and any(outdir.iterdir()) and not (outdir / "SHA256SUMS").is_file():
+        raise ExportError(f"{outdir}: not empty and not an earlier export; choose a new or empty directory")
+
+
+def _replace(tmp: Path, outdir: Path) -> None:
+    if not outdir.exists():
+        tmp.rename(outdir)
+        return
+    old = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.old-", dir=outdir.parent))
+    outdir.rename(old / outdir.name)
+    tmp.rename(outdir)
+    shutil.rmtree(old, ignore_errors=True)

@@ -1,0 +1,60 @@
+"""Reproducible output: one commit builds to the same bytes, wherever and whenever it is built.
+A Sphinx extension of its own, loaded by the site (through ``kb``) and by a device project.
+
+Two things sphinx-needs writes differ from build to build:
+
+- the box of every need is wrapped in a container with a random ID (``"SNCB-" +
+  uuid4()[:8]`` in sphinx_needs/layout.py), so every page with a need changes on every build.
+  Its collapse script (sphinx_needs_collapse.js) only needs that ID to start with ``SNCB-`` and
+  to be unique on the page: it becomes ``SNCB-`` + the need's ID.
+- schema_violations.json states how long the validation took. The timing is dropped; the
+  count of warnings and of validated needs stays.
+
+needs.json is already reproducible (``reproducible_json`` in ubproject.toml)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from pathlib import Path
+
+from docutils import nodes
+from sphinx.application import Sphinx
+
+PREFIX = "SNCB-"
+REPORT = "schema_violations.json"
+# "... with 0 warning(s) in 0.893 seconds. Validated 577 needs/s."
+TIMING = re.compile(r" in [0-9.]+ seconds\. Validated \S+ needs/s\.$")
+
+
+def stable_container_ids(app: Sphinx, doctree: nodes.document, docname: str) -> None:
+    seen: Counter[str] = Counter()
+    for container in doctree.findall(nodes.container):
+        if "need_container" not in container["classes"]:
+            continue
+        table = next(iter(container.findall(nodes.table)), None)
+        if table is None or not table["ids"]:
+            continue
+        need_id = table["ids"][0]
+        seen[need_id] += 1
+        # the same need shown twice on a page (e.g. by needextract) needs two IDs
+        stable = PREFIX + need_id + (f"-{seen[need_id]}" if seen[need_id] > 1 else "")
+        container["ids"] = [stable if i.startswith(PREFIX) else i for i in container["ids"]]
+
+
+def drop_report_timing(app: Sphinx, exception: Exception | None) -> None:
+    path = Path(app.outdir) / REPORT
+    if not path.is_file():
+        return
+    report = json.loads(path.read_text(encoding="utf-8"))
+    report.pop("validated_needs_per_second", None)
+    report["validation_summary"] = TIMING.sub(".", report.get("validation_summary", ""))
+    path.write_text(json.dumps(report, indent=2), encoding="utf-8")
+
+
+def setup(app: Sphinx) -> dict:
+    # after sphinx-needs has rendered the needs (its handlers run at the default priority 500)
+    app.connect("doctree-resolved", stable_container_ids, priority=900)
+    app.connect("build-finished", drop_report_timing)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}

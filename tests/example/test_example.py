@@ -1,0 +1,213 @@
+"""The example device project (examples/device-template): it builds strictly from the site's
+interchange, its gap analysis is what the two needs.json files imply, its export carries the
+analysis, and its mistakes stop the build with messages that say where.
+
+The gap analysis is recomputed here from the files alone: the knowledge base's needs.json
+(which requirements exist, their phases, the scope filter) and the example's needs.json (the
+device's own needs and their outgoing links), with the coverage rule of the site's
+ubproject.toml. It is then compared with the three tables of the gap-analysis page, its
+summary, the requirements in the example's needs.json and the audit export."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import pytest
+
+from conftest import FIXTURES, ROOT, Build, run_exporter, sphinx_build
+
+from kb_export.filter import select
+
+EXAMPLE = ROOT / "examples" / "device-template"
+EXAMPLE_MODEL = tomllib.loads((EXAMPLE / "ubproject.toml").read_text(encoding="utf-8"))
+SCOPE = EXAMPLE_MODEL["device"]["gap_analysis"]["scope"]
+COVERAGE = tomllib.loads((ROOT / "ubproject.toml").read_text(encoding="utf-8"))["kb"]["coverage"]
+LINK_OF = {"design": "implements", "test": "verifies", "postmarket": "maintains"}
+SECTIONS = {"covered": "covered", "not-covered": "gap", "not-applicable": "justified"}
+
+
+@pytest.fixture(scope="session")
+def interchange(site) -> Path:
+    return site.outdir / "interchange" / "v1"
+
+
+def build_example(src: Path, out: Path, interchange: Path, *extra: str) -> Build:
+    return sphinx_build(src, out, "-E", "-D", f"imdrf_interchange={interchange}", *extra)
+
+
+def example_copy(tmp_path: Path, fixture: str | None = None) -> Path:
+    """A copy of the template, as a manufacturer starts from it (with the knowledge base's
+    kb_shared and kb_export copied into its _ext/), with a fixture page added."""
+    src = tmp_path / "device"
+    shutil.copytree(EXAMPLE, src, ignore=shutil.ignore_patterns("_build", "__pycache__"))
+    for package in ("kb_shared", "kb_export"):
+        shutil.copytree(ROOT / "_ext" / package, src / "_ext" / package, ignore=shutil.ignore_patterns("__pycache__"))
+    if fixture:
+        for page in (FIXTURES / fixture).iterdir():
+            shutil.copy(page, src / page.name)
+    return src
+
+
+@pytest.fixture(scope="session")
+def example(interchange) -> Build:
+    build = build_example(EXAMPLE, ROOT / "_build" / "test" / "example" / "html", interchange)
+    assert build.returncode == 0, f"the example does not build:\n{build.output[-6000:]}"
+    return build
+
+
+def needs_of(path: Path) -> dict[str, dict]:
+    document = json.loads(path.read_text(encoding="utf-8"))
+    return document["versions"][document["current_version"]]["needs"]
+
+
+@pytest.fixture(scope="session")
+def expected(interchange, example) -> dict[str, str]:
+    """Requirement ID -> covered / gap / justified, from the two needs.json files."""
+    kb = needs_of(interchange / "needs.json")
+    device = {i: n for i, n in example.needs.items() if not n["is_external"]}
+    covering, decided = defaultdict(set), defaultdict(set)
+    for need_id, need in device.items():
+        if need["type"] in LINK_OF:
+            for target in need[LINK_OF[need["type"]]]:
+                covering[(target, need["type"])].add(need_id)
+        if need["type"] == "applicability":
+            for target in need["scopes_out"]:
+                decided[target].add(need_id)
+    states = {}
+    for req_id, req in select(kb, f"type == 'req' and ({SCOPE})").items():
+        kinds = {COVERAGE[p] for p in req["phase"] if p in COVERAGE}
+        have = {k for k in LINK_OF if covering[(req_id, k)]}
+        covered = kinds <= have if kinds else bool(have)
+        states[req_id] = "justified" if decided[req_id] else "covered" if covered else "gap"
+    return states
+
+
+def page_tables(example: Build) -> dict[str, set[str]]:
+    html = example.html("gap-analysis.html")
+    out = {}
+    for section_id, state in SECTIONS.items():
+        part = html.split(f'<section id="{section_id}">', 1)[1].split("</section>", 1)[0]
+        out[state] = set(re.findall(r'<tr class="need[^"]*" data-need-id="([^"]+)"', part))
+    return out
+
+
+def test_example_builds_warning_free(example):
+    assert not re.search(r"WARNING|ERROR", example.output), example.output[-4000:]
+
+
+def test_gap_analysis_page_equals_what_the_two_needs_json_files_imply(example, expected):
+    tables = page_tables(example)
+    for state in SECTIONS.values():
+        assert tables[state] == {i for i, s in expected.items() if s == state}, state
+    assert all(tables.values()), "the example shows requirements in every state"
+
+
+def test_gap_summary_counts_the_same(example, expected):
+    html = example.html("gap-analysis.html")
+    table = html.split("device-gap-summary", 1)[1].split("</table>", 1)[0]
+    rows = [[re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", r, re.S)]
+            for r in re.findall(r"<tr[^>]*>(.*?)</tr>", table, re.S)]
+    counts = Counter(expected.values())
+    assert next(r for r in rows if r and r[0] == "All")[1:] == \
+        [str(len(expected)), str(counts["covered"]), str(counts["gap"]), str(counts["justified"])]
+
+
+def test_needs_json_describes_the_requirements_for_this_device(example, expected):
+    reqs = {i: n for i, n in example.needs.items() if n["type"] == "req"}
+    assert set(reqs) == set(expected), "the analysed requirements, and no other"
+    for req_id, req in reqs.items():
+        assert req["is_external"] and req["external_url"].endswith(f".html#{req_id}")
+        assert req["coverage"] == expected[req_id], req_id
+        decisions = req["scopes_out_back"]
+        assert bool(req["rationale"]) == (expected[req_id] == "justified")
+        assert all(req["rationale"].count(f"{d}: ") == 1 for d in decisions)
+        assert bool(req["missing"]) == (expected[req_id] == "gap")
+        # only the device's own items link here; the knowledge base's examples are not imported
+        assert all(i.startswith("LVP_") for link in ("implements", "verifies", "maintains")
+                   for i in req[f"{link}_back"]), req_id
+        # the knowledge base's counts of its own examples are left out of this project's file
+        assert "design_count" not in req and "suspect_from" in req and req["suspect_from"] is None
+
+
+def test_the_device_file_is_complete(example):
+    own = {i: n for i, n in example.needs.items() if not n["is_external"]}
+    kinds = Counter(n["type"] for n in own.values())
+    assert kinds["design"] >= 25 and kinds["test"] >= 20 and kinds["postmarket"] >= 10 and kinds["applicability"] >= 3
+    regex = re.compile(EXAMPLE_MODEL["needs"]["id_regex"])
+    assert [i for i in own if not regex.match(i)] == []
+    assert [i for i, n in own.items() if n["type"] == "design" and not n["verifies_back"]] == []
+    for need in own.values():
+        assert len(need["content"].split()) >= 25, f"{need['id']}: say specifically what is done"
+    for decision in (n for n in own.values() if n["type"] == "applicability"):
+        assert decision["basis"] and decision["decided_by"] and decision["revisit_when"]
+        assert len(decision["rationale"]) >= 40
+
+
+def test_export_carries_the_gap_analysis(tmp_path, example, expected, interchange):
+    out = tmp_path / "export"
+    model = interchange / "ubproject.toml"
+    proc = run_exporter(str(example.outdir / "needs.json"), "-o", str(out), "--model", str(model),
+                        "--base-url", "../html/", "--no-sbom")
+    assert proc.returncode == 0, proc.stderr
+    with open(out / "requirements.csv", encoding="utf-8", newline="") as f:
+        rows = {r["id"]: r for r in csv.DictReader(f)}
+    assert {i: r["coverage"] for i, r in rows.items()} == expected
+    assert all(r["external_url"].endswith(f"#{i}") for i, r in rows.items())
+    with open(out / "coverage-summary.csv", encoding="utf-8", newline="") as f:
+        summary = {r["Section"]: r for r in csv.DictReader(f)}
+    counts = Counter(expected.values())
+    assert [summary["All"][k] for k in ("Requirements", "Covered", "Justified", "Gap")] == \
+        [str(len(expected)), str(counts["covered"]), str(counts["justified"]), str(counts["gap"])]
+    assert (out / "type-applicability.csv").is_file()
+
+
+def test_link_to_a_missing_imdrf_id_names_file_line_need_and_id(tmp_path, interchange):
+    src = example_copy(tmp_path, "device-bad-id")
+    build = build_example(src, tmp_path / "html", interchange)
+    assert build.returncode != 0
+    page = src / "bad-link.rst"
+    line = page.read_text(encoding="utf-8").splitlines().index(
+        ".. design:: Rate limiting of login attempts on the pump server") + 1
+    assert (f"{page}:{line}: WARNING: Need 'LVP_DC_FIXTURE_01' has unknown outgoing link "
+            f"'REQ_N60_5_1_T1_UA9' in field 'implements'") in build.output, build.output[-3000:]
+    assert "REQ_N60_5_1_T1_UA9 is neither a need of this project nor an ID of the IMDRF knowledge base" in build.output
+    assert "closest existing IDs: REQ_N60_5_1_T1_UA1" in build.output
+    assert len(re.findall(r"WARNING|ERROR", build.output)) == 1, "the bad link is the only problem"
+
+
+def test_contradictory_and_out_of_scope_decisions_fail_at_the_decision(tmp_path, interchange):
+    src = example_copy(tmp_path, "device-bad-decision")
+    build = build_example(src, tmp_path / "html", interchange)
+    assert build.returncode != 0
+    page = src / "bad-decision.rst"
+    line = page.read_text(encoding="utf-8").splitlines().index(
+        ".. applicability:: Data in transit needs no protection") + 1
+    assert re.search(rf"{re.escape(str(page))}:{line}: WARNING: LVP_AD_FIXTURE_01 declares REQ_N60_5_1_T1_SC3 "
+                     rf"not applicable, but this device covers it with LVP_DC_\w+", build.output), build.output[-3000:]
+    assert (f"{page}:{line}: WARNING: LVP_AD_FIXTURE_01 declares REQ_N60_2_03 not applicable, but "
+            f"REQ_N60_2_03 is outside the gap analysis") in build.output
+
+
+def test_changing_a_published_declaration_is_refused(tmp_path, interchange):
+    src = example_copy(tmp_path)
+    with open(src / "ubproject.toml", "a", encoding="utf-8") as f:
+        f.write('\n[needs.links.implements]\ntarget_types = ["req", "design"]\n')
+    build = build_example(src, tmp_path / "html", interchange)
+    assert build.returncode != 0
+    assert (f"{src / 'ubproject.toml'}: [needs.links.implements] target_types = ['req', 'design'] changes "
+            f"what the IMDRF knowledge base publishes in {interchange / 'ubproject.toml'}") in build.output
+
+
+def test_missing_interchange_stops_with_one_clear_message(tmp_path):
+    build = build_example(example_copy(tmp_path), tmp_path / "html", tmp_path / "no-such-dir")
+    assert build.returncode != 0
+    assert f"imdrf_interchange: {tmp_path / 'no-such-dir' / 'ubproject.toml'} does not exist. Build the " \
+           "knowledge base first" in build.output

@@ -1,0 +1,121 @@
+"""kb.compat is the only module that reaches into Sphinx's and sphinx-needs' internals, and it
+checks each of them when the build starts."""
+
+from __future__ import annotations
+
+import ast
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+
+from kb import compat
+
+#: Python files of this project that run with Sphinx: the site's package, the exporter, the
+#: shared helpers, the device template's extensions, the configurations and the tools.
+SOURCES = sorted({*ROOT.glob("_ext/**/*.py"), *ROOT.glob("examples/*/_ext/*.py"), ROOT / "conf.py",
+                  *ROOT.glob("examples/*/conf.py"), ROOT / "tools" / "bench.py", ROOT / "tools" / "review-links"})
+COMPAT = ROOT / "_ext" / "kb" / "compat.py"
+PACKAGES = ("sphinx", "sphinx_needs")
+
+
+def private(name: str) -> bool:
+    return name.startswith("_") and not (name.startswith("__") and name.endswith("__"))
+
+
+def own_private_names(trees: list[ast.AST]) -> set[str]:
+    """Underscore names this project defines itself (its own helpers and attributes)."""
+    names = set()
+    for tree in trees:
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                names.add(node.name)
+            elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                names.add(node.id)
+            elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
+                names.add(node.attr)
+            elif isinstance(node, ast.arg):
+                names.add(node.arg)
+    return {n for n in names if private(n)}
+
+
+def internals_used(tree: ast.AST, own: set[str]) -> list[str]:
+    """Where a module imports a private module or name of Sphinx or sphinx-needs, or reads an
+    underscore attribute (directly or with getattr/hasattr/setattr) that is not its own."""
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            modules = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+            for module in modules:
+                parts = module.split(".")
+                if parts[0] in PACKAGES and any(private(p) for p in parts):
+                    found.append(f"line {node.lineno}: import of {module}")
+            if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in PACKAGES:
+                found += [f"line {node.lineno}: import of {node.module}.{a.name}" for a in node.names if private(a.name)]
+        elif isinstance(node, ast.Attribute) and private(node.attr) and node.attr not in own:
+            found.append(f"line {node.lineno}: attribute {node.attr}")
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+              and node.func.id in ("getattr", "hasattr", "setattr") and len(node.args) > 1
+              and isinstance(node.args[1], ast.Constant) and isinstance(node.args[1].value, str)
+              and private(node.args[1].value) and node.args[1].value not in own):
+            found.append(f"line {node.lineno}: {node.func.id}(..., {node.args[1].value!r})")
+    return found
+
+
+def test_no_module_but_compat_touches_sphinx_internals():
+    trees = {path: ast.parse(path.read_text(encoding="utf-8"), str(path)) for path in SOURCES}
+    own = own_private_names([t for p, t in trees.items() if p != COMPAT])
+    offenders = {str(p.relative_to(ROOT)): used for p, t in trees.items() if p != COMPAT
+                 if (used := internals_used(t, own))}
+    assert not offenders, f"private Sphinx/sphinx-needs APIs outside kb/compat.py: {offenders}"
+    assert len(SOURCES) > 30  # the scan covers the package, not an empty list
+
+
+@pytest.mark.parametrize("code, what", [
+    ("from sphinx_needs.directives.needflow._directive import NeedflowGraphiz", "import of sphinx_needs"),
+    ("from sphinx.util import _private_helper", "import of sphinx.util._private_helper"),
+    ("def f(env):\n    return env.project._docname_to_path", "attribute _docname_to_path"),
+    ("def f(env):\n    return getattr(env, '_write_doc_doctree_cache', None)", "getattr(..., '_write_doc"),
+])
+def test_the_scan_finds_each_kind_of_internal_use(code, what):
+    assert any(what in line for line in internals_used(ast.parse(code), set())), code
+
+
+def test_compat_uses_them_and_is_the_only_one():
+    used = internals_used(ast.parse(COMPAT.read_text(encoding="utf-8")), set())
+    assert any("_docname_to_path" in u for u in used) and any("_directive" in u for u in used)
+
+
+def test_the_checks_pass_on_the_locked_versions():
+    compat.check()
+    assert sum(1 for _ in compat._checks()) >= 15
+
+
+def test_a_changed_api_stops_the_build_with_one_line():
+    """As an upgrade that drops LayoutHandler.meta would: one line naming it and the versions."""
+    code = ("import sphinx_needs.layout as layout\ndel layout.LayoutHandler.meta\n"
+            "from kb import compat\ncompat.check()\n")
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "_ext")}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert proc.returncode == 1
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("error: kb.compat: LayoutHandler no longer")
+    assert f"this site supports {compat.SUPPORTED}" in lines[0] and "installed: sphinx " in lines[0]
+
+
+def test_a_reworded_message_is_caught(monkeypatch):
+    monkeypatch.setitem(compat.MESSAGE_TEXTS, "directives/need.py", ["a wording sphinx-needs never used"])
+    with pytest.raises(SystemExit, match="no longer words a message with 'a wording sphinx-needs never used'"):
+        compat.check()
+
+
+def test_needs_come_from_the_documented_api():
+    """Where sphinx_needs.api has the accessor (get_needs_view), the site's modules use it;
+    only kb.compat opens SphinxNeedsData for what the API does not offer."""
+    users = [str(p.relative_to(ROOT)) for p in ROOT.glob("_ext/**/*.py")
+             if p != COMPAT and "SphinxNeedsData" in p.read_text(encoding="utf-8")]
+    assert users == []

@@ -1,0 +1,83 @@
+"""Incremental builds of a small project with the real model and extensions: a build with
+nothing changed reads nothing again, writes no need page and keeps the export; an edit
+writes the pages that show what changed (also through a needextend on another page) and
+gives the pages a full build gives; the export follows the needs and repairs itself.
+No timings are asserted: `make bench` reports them."""
+
+import json
+import re
+import time
+
+from conftest import build_fixture, pages, sphinx_build
+
+
+def read_again(build) -> set[str]:
+    return set(re.findall(r"reading sources\.\.\. \[[ \d]+%\] (\S+)", build.output))
+
+
+def written_since(out, mtimes) -> set[str]:
+    return {p.relative_to(out).as_posix() for p in out.rglob("*.html") if p.stat().st_mtime_ns != mtimes.get(p)}
+
+
+def snapshot(out):
+    time.sleep(0.01)  # file times must tell the builds apart
+    return {p: p.stat().st_mtime_ns for p in out.rglob("*.html")}
+
+
+def test_incremental_builds_follow_the_needs_and_keep_the_export(tmp_path):
+    first = build_fixture("incremental", tmp_path)
+    assert first.returncode == 0, first.output
+    src, out = first.srcdir, first.outdir
+    assert "STD_FIXTURE" in first.needs["REQ_FIXTURE_A"]["cites"]
+    assert "STD_FIXTURE" not in first.needs["REQ_FIXTURE_B"]["cites"]
+    export_sums = (out / "export" / "SHA256SUMS").read_text()
+
+    # nothing changed: no page is read again (the generated tag pages neither), no page
+    # with a need is written, and the export is kept as it is
+    mtimes = snapshot(out)
+    noop = sphinx_build(src, out)
+    assert noop.returncode == 0, noop.output
+    assert read_again(noop) == set()
+    assert not written_since(out, mtimes) & {"pages/requirements.html", "pages/standards.html",
+                                             "pages/mapping.html", "tags/cybersecurity.html"}
+    assert "export/ is up to date" in noop.output
+    assert (out / "export" / "SHA256SUMS").read_text() == export_sums
+
+    # REQ_FIXTURE_B moves into section 5.1: the needextend on the mapping page now links it
+    # to the standard, whose page (back links) is written again though neither it nor the
+    # mapping page was edited; the incremental build equals a full build
+    mtimes = snapshot(out)
+    reqs = src / "pages" / "requirements.rst"
+    reqs.write_text(reqs.read_text().replace(":section: 5.2", ":section: 5.1"))
+    edit = sphinx_build(src, out)
+    assert edit.returncode == 0, edit.output
+    assert read_again(edit) == {"pages/requirements"}
+    assert {"pages/requirements.html", "pages/standards.html", "pages/mapping.html"} <= written_since(out, mtimes)
+    assert "STD_FIXTURE" in edit.needs["REQ_FIXTURE_B"]["cites"]
+    full = sphinx_build(src, tmp_path / "full", "-E")
+    assert full.returncode == 0, full.output
+    incremental, expected = pages(out), pages(full.outdir)
+    assert incremental.keys() == expected.keys()
+    assert [p for p in expected if incremental[p] != expected[p]] == []
+
+    # the export followed the needs; a file changed in it is written again by the next build
+    manifest = json.loads((out / "export" / "manifest.json").read_text())
+    assert manifest["export"]["needs"]["exported"] == len(edit.needs)
+    assert "REQ_FIXTURE_B" in (out / "export" / "requirements.csv").read_text()
+    exported_sums = (out / "export" / "SHA256SUMS").read_text()
+    assert exported_sums != export_sums
+    (out / "export" / "requirements.csv").write_text("tampered\n")
+    repair = sphinx_build(src, out)
+    assert repair.returncode == 0 and "kb.publish.export: wrote export/" in repair.output, repair.output
+    assert (out / "export" / "SHA256SUMS").read_text() == exported_sums
+
+    # a tag's meaning changed in the model: its page is generated and read again
+    model = src / "ubproject.toml"
+    text = model.read_text()
+    meaning = re.search(r'^cybersecurity = "([^"]*)"', text, re.M)
+    assert meaning, "the model gives the tag cybersecurity a meaning"
+    model.write_text(text.replace(meaning.group(0), 'cybersecurity = "A changed meaning of the tag."'))
+    retag = sphinx_build(src, out)
+    assert retag.returncode == 0, retag.output
+    assert {"tags/cybersecurity", "tags/index"} <= read_again(retag)
+    assert "A changed meaning of the tag." in (out / "tags" / "cybersecurity.html").read_text()

@@ -79,7 +79,7 @@ test: venv system-deps browser-deps
 audit: venv
 	$(VENV)/bin/pip-audit --requirement requirements.lock --require-hashes --disable-pip \
 		--strict --progress-spinner off --desc on
-# Not part of `test`: at 10,000 needs it runs for many minutes. See README, "Performance".
+# Not part of `test`: at 10,000 needs it runs for many minutes. See guide/maintaining.md, "Performance".
 bench: venv system-deps browser-deps
 	SPHINXOPTS="$(SPHINXOPTS)" $(VENVPY) tools/bench.py --sizes $(BENCH_SIZES) --out $(BUILDDIR)/bench
 

@@ -100,7 +100,7 @@ def test_without_the_model_the_strict_build_fails(tmp_path, interchange):
 
 
 def test_nothing_published_in_version_1_disappears(published, interchange):
-    """Within a major version names are only added (README, "Interchange")."""
+    """Within a major version names are only added (guide/exports.md, "Interchange")."""
     now = {
         "types": sorted(published["needs"]["types"]),
         "links": sorted(published["needs"]["links"]),
@@ -113,7 +113,7 @@ def test_nothing_published_in_version_1_disappears(published, interchange):
                                SNAPSHOT["vocabularies"].items() if set(v) - set(now["vocabularies"].get(f, []))}
     assert not any(removed.values()), (
         f"removed from interchange v1: {removed}. Consumers of v1 rely on these names: keep them, "
-        f"or publish a new major version (README, 'Interchange')")
+        f"or publish a new major version (guide/exports.md, 'Interchange')")
     added = {k: sorted(set(now[k]) - set(SNAPSHOT[k])) for k in ("types", "links", "fields")}
     added["vocabularies"] = {f: sorted(set(v) - set(SNAPSHOT["vocabularies"].get(f, []))) for f, v in
                              now["vocabularies"].items() if set(v) - set(SNAPSHOT["vocabularies"].get(f, []))}

@@ -39,8 +39,8 @@ def test_model_page_is_generated_from_the_model(site):
 
 
 def test_contributing_guide_is_a_myst_page(site):
-    assert (ROOT / "contributing.md").is_file()
-    assert "Add a requirement" in site.html("contributing.html")
+    assert (ROOT / "guide" / "contributing.md").is_file()
+    assert "Add a requirement" in site.html("guide/contributing.html")
 
 
 def test_guideline_need_fields(needs):

@@ -12,8 +12,8 @@ Every HTML build writes ``interchange/v<major>/`` into the output, beside the pa
 
 Only the declarations travel: layouts, the coverage rules and other checks are this site's
 policy, which a consumer sets for itself. The version comes from ubproject.toml
-``[kb.interchange]``; README "Interchange" says what a version promises and CHANGELOG.md
-announces each one. ``.. kb-interchange-files::`` lists the files with links, and the build
+``[kb.interchange]``; the guide page guide/exports.md says what a version promises and
+CHANGELOG.md announces each one. ``.. kb-interchange-files::`` lists the files with links, and the build
 fails if a listed file was not written."""
 
 from __future__ import annotations
@@ -45,11 +45,11 @@ FILES = {
 INLINE = frozenset({"schema", "derive"})
 HEADER = """\
 # Interchange model of the IMDRF medical device cybersecurity knowledge base.
-# Written by _ext/kb/publish/interchange.py from the site's ubproject.toml with every build: do not
-# edit. Declare it in a project that imports needs.json of this directory; it is also a
-# valid needs_from_toml file on its own. [interchange] says which version of the
-# interchange this is; the site's README ("Interchange") says what stays stable within a
-# major version, and its CHANGELOG announces every version.
+# Written by _ext/kb/publish/interchange.py from the site's ubproject.toml with every build:
+# do not edit. Declare it in a project that imports needs.json of this directory; it is also
+# a valid needs_from_toml file on its own. [interchange] says which version of the
+# interchange this is; the site's guide (Exports and interchange) says what stays stable
+# within a major version, and its CHANGELOG announces every version.
 """
 
 

@@ -2,7 +2,7 @@
 
 - ``model``: the one reader of ubproject.toml, with the accessors every other part asks;
 - ``quality``: messages that name file, line, need and fix; coverage; suspect-link review;
-- ``views``: the model page, tags, browse, the crosswalk;
+- ``views``: the model page, tags, browse, the crosswalk, the life-cycle page;
 - ``build``: need layout, incremental rebuild, hygiene (required programs, safe links,
   memory); reproducible output is ``kb_shared.reproducible``, which a device project loads too;
 - ``publish``: the interchange, the export written during the build, the pages' file lists;
@@ -28,6 +28,7 @@ PARTS = (
     "kb_shared.reproducible",
     "kb.build.hygiene",
     "kb.views.crosswalk",
+    "kb.views.life_cycle",
     "kb.views.tags",
     "kb.views.browse",
     "kb.publish.interchange",

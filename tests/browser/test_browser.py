@@ -23,7 +23,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 # what never leaves the machine: files, the loopback server, in-page blobs and data URLs
 LOCAL = ("file://", "http://127.0.0.1:", "blob:", "data:")
 FIELD = {"tag": "tags", "type": "type", "stakeholder": "stakeholder", "phase": "phase",
-         "section": "section", "coverage": "coverage"}
+         "section": "section", "coverage": "coverage", "stage": "lifecycle_stage"}
 MAPPING_LINKS = ("maps_primary", "maps_primary_outline", "maps_secondary", "maps_fda_cited", "maps_fit_judgement")
 
 
@@ -108,11 +108,26 @@ def frameworks(need: dict, needs: dict) -> set[str]:
             for s in needs[c].get("part_of") or []}
 
 
+def documents(need: dict, needs: dict) -> set[str]:
+    """The guidelines a need traces to, from needs.json: a guideline itself, a requirement the one
+    it derives from, a design control, test or post-market activity those of what it covers, a
+    standard those of the requirements that cite it."""
+    if need["type"] == "guideline":
+        return {need["id"]}
+    if need.get("derives_from"):
+        return set(need["derives_from"])
+    targets = [t for link in ("implements", "verifies", "maintains") for t in need.get(link) or []]
+    targets += [r for r in need.get("cites_back") or [] if needs[r].get("derives_from")]
+    return {d for t in targets for d in documents(needs[t], needs)}
+
+
 def matching(needs: dict, **facets: str) -> set[str]:
     """IDs of the needs that carry every given facet value, from needs.json."""
     def values(need, key):
         if key == "framework":
             return frameworks(need, needs)
+        if key == "document":
+            return documents(need, needs)
         value = need[FIELD[key]]
         return value if isinstance(value, list) else [value]
     return {i for i, n in needs.items() if all(v in values(n, k) for k, v in facets.items())}
@@ -204,6 +219,27 @@ def test_framework_in_url_shows_its_clauses_and_the_requirements_mapped_to_it(pa
     other = page.locator("label.kb-facet-value", has=page.locator('input[name="framework"][value="STD_MDS2"]'))
     assert other.locator(".kb-facet-count").text_content() == \
         f"({len(matching(needs, framework='STD_MDS2', type='req'))})"
+
+
+def test_document_and_stage_filter_and_a_reload_keeps_them(page, root, needs):
+    open_browse(page, root)
+    page.check('input[name="document"][value="GL_IMDRF_N70"]')
+    page.check('input[name="stage"][value="end-of-support"]')
+    expected = matching(needs, document="GL_IMDRF_N70", stage="end-of-support")
+    assert {needs[i]["type"] for i in expected} >= {"req", "postmarket"}
+    assert query_of(page) == [("document", "GL_IMDRF_N70"), ("stage", "end-of-support")]
+    assert result_count(page) == len(expected) and set(result_ids(page)) == expected
+    page.reload()
+    page.wait_for_selector("tr[data-need-id]")
+    assert page.is_checked('input[name="document"][value="GL_IMDRF_N70"]')
+    assert page.is_checked('input[name="stage"][value="end-of-support"]')
+    assert result_count(page) == len(expected) and set(result_ids(page)) == expected
+    label = page.locator("label.kb-facet-value", has=page.locator('input[name="document"][value="GL_IMDRF_N70"]'))
+    assert label.locator("span").first.text_content() == "IMDRF N70"
+    # N73 as well: the documents are alternatives
+    page.check('input[name="document"][value="GL_IMDRF_N73"]')
+    both = expected | matching(needs, document="GL_IMDRF_N73", stage="end-of-support")
+    assert set(result_ids(page)) == both
 
 
 def test_free_text_matches_id_title_and_statement(page, root, needs):

@@ -111,6 +111,11 @@ class Model:
     def crosswalk(self) -> dict:
         return self.kb["crosswalk"]
 
+    @property
+    def documents(self) -> dict[str, str]:
+        """Guideline need ID -> its short name ([kb.documents]), in the order pages list them."""
+        return self.kb.get("documents", {})
+
     # ---------------------------------------------------------------- messages, interchange
     @property
     def fixes(self) -> dict[str, str]:

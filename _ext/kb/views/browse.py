@@ -39,13 +39,17 @@ TEXT_PARAM = "q"
 FACETS = (
     ("tag", "Tag", "tags"),
     ("type", "Type", "type"),
+    ("document", "Document", None),  # not a field: the guidelines a need traces to (documents_of)
     ("stakeholder", "Stakeholder", "stakeholder"),
     ("phase", "Phase", "phase"),
+    ("stage", "Life-cycle stage", "lifecycle_stage"),
     ("section", "Section", "section"),
     ("coverage", "Coverage", "coverage"),
     ("framework", "Framework", None),  # not a field: from the need's clauses (frameworks_of)
 )
 FRAMEWORK_LINK = "part_of"  # a clause -> the standard it is part of
+SOURCE_LINK = "derives_from"  # a requirement -> the guideline it comes from
+CITES_LINK = "cites"  # a requirement -> a standard its source passage names
 ROLE = re.compile(r"(?::[\w:+.-]+:|\{[\w:+.-]+\})`([^`<]*?)\s*(?:<[^>]*>)?`")
 LINK = re.compile(r"`([^`<]*?)\s*<[^>]*>`__?")
 
@@ -65,6 +69,44 @@ def frameworks_of(need, needs, links: list[str]) -> set[str]:
     out = set(need.get(FRAMEWORK_LINK) or [])
     for clause_id in clauses:
         out.update(needs[clause_id].get(FRAMEWORK_LINK) or [])
+    return out
+
+
+class Documents:
+    """The guidelines (documents) a need traces to: a guideline itself; a requirement the one it
+    derives from; a design control, test or post-market activity the documents of the needs it
+    covers (a test through the design controls it verifies); a standard the documents of the
+    requirements that cite it."""
+
+    def __init__(self, needs, covering_links: tuple[str, ...]) -> None:
+        self.needs, self.covering_links = needs, covering_links
+        self.known: dict[str, frozenset[str]] = {}
+
+    def of(self, need_id: str, visiting: frozenset[str] = frozenset()) -> frozenset[str]:
+        if need_id in self.known:
+            return self.known[need_id]
+        need = self.needs[need_id]
+        if need["type"] == "guideline":
+            found = {need_id}
+        elif need.get(SOURCE_LINK):
+            found = set(need[SOURCE_LINK])
+        else:
+            found = set()
+            targets = [t for link in self.covering_links for t in need.get(link) or []]
+            targets += [r for r in need.get(f"{CITES_LINK}_back") or [] if self.needs.get(r, {}).get(SOURCE_LINK)]
+            for target in targets:
+                if target in self.needs and target not in visiting:
+                    found |= self.of(target, visiting | {need_id})
+        self.known[need_id] = frozenset(found)
+        return self.known[need_id]
+
+
+def document_values(model: Model, needs) -> list[dict]:
+    """The documents of [kb.documents] in their order, each labelled with its short name."""
+    out = []
+    for guideline, label in model.documents.items():
+        title = needs[guideline]["title"] if guideline in needs else ""
+        out.append({"value": guideline, "label": label, "meaning": title or guideline})
     return out
 
 
@@ -100,6 +142,8 @@ def facet_values(model: Model, needs) -> dict[str, list[dict]]:
         "type": [{"value": t, "label": d["title"]} for t, d in model.types.items()],
         "stakeholder": [{"value": v, "label": v} for v in model.enum("stakeholder")],
         "phase": [{"value": v, "label": v} for v in model.enum("phase")],
+        "stage": [{"value": v, "label": v} for v in model.enum("lifecycle_stage")],
+        "document": document_values(model, needs),
         "section": [{"value": s, "label": s} for s in sections],
         "coverage": [{"value": v, "label": v} for v in model.states],
         "framework": framework_values(model, needs),
@@ -121,13 +165,15 @@ def browse_data(needs, model: Model, target_uri) -> dict:
     type_order = list(model.types)
     ordered = sorted(needs.values(), key=lambda n: (type_order.index(n["type"]), natural_key(n["id"])))
     links = model.mapping_links
+    documents = Documents(needs, model.covering_link_names)
+    derived = {"framework": lambda need: frameworks_of(need, needs, links),
+               "document": lambda need: documents.of(need["id"])}
     records = []
     for need in ordered:
         facets = []
         for key, _label, field in FACETS:
-            if field is None:  # the frameworks, in the facet's order
-                facets.append(sorted(position[key][v] for v in frameworks_of(need, needs, links)
-                                     if v in position[key]))
+            if field is None:  # derived from the need's links, in the facet's order
+                facets.append(sorted(position[key][v] for v in derived[key](need) if v in position[key]))
             else:
                 facets.append([position[key][v] for v in _as_list(need.get(field)) if v in position[key]])
         records.append({

@@ -40,7 +40,7 @@ class LifeCycleDirective(SphinxDirective):
 
 
 def _order(need) -> tuple:
-    return natural_key(need.get("section") or ""), natural_key(need["id"])
+    return natural_key(need["id"])  # by document, then section: the IDs are numbered so
 
 
 def _need_list(app: Sphinx, docname: str, needs: list) -> nodes.Node:

@@ -22,6 +22,7 @@ from . import crosswalk
 from .needs import NeedsFile, is_empty
 from .ordering import natural_key
 from .trace import Trace
+from .tree import SOURCE_LINK
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 # XML 1.0 cannot hold these; lone surrogates cannot even be written as UTF-8.
@@ -202,27 +203,31 @@ def matrix_sheet(source: NeedsFile, selected: dict[str, dict], base_url: str | N
 
 
 def coverage_summary(needs, selected, trace: Trace) -> tuple[list[str], list[list]]:
-    """(header, rows) of the coverage per source section: requirements by coverage state and
-    by covering type, then a row "All". ``needs``: every need by ID (the link targets);
-    ``selected``: the needs summarised. The site's coverage summary shows the same table."""
+    """(header, rows) of the coverage per source document and section: requirements by coverage
+    state and by covering type, then a row "All". ``needs``: every need by ID (the link targets);
+    ``selected``: the needs summarised. A requirement's document is the guideline it derives
+    from (two guidelines may number their sections alike). The site's coverage summary shows the
+    same table."""
     kinds = [k for k in trace.covering if k in COVERED_BY]
-    header = ["Section", "Requirements", *(s.capitalize() for s in trace.states), *(COVERED_BY[k] for k in kinds)]
+    header = ["Document", "Section", "Requirements", *(s.capitalize() for s in trace.states),
+              *(COVERED_BY[k] for k in kinds)]
     keys = ("reqs", *trace.states, *kinds)
-    by_section: dict[str, Counter] = {}
+    by_section: dict[tuple[str, str], Counter] = {}
     for need in selected.values():
         if need["type"] != "req":
             continue
-        counts = by_section.setdefault(str(need.get("section") or "(none)"), Counter())
+        document = (need.get(SOURCE_LINK) or [""])[0]
+        counts = by_section.setdefault((document, str(need.get("section") or "(none)")), Counter())
         counts["reqs"] += 1
         counts[need.get("coverage")] += 1
         for kind in kinds:
             counts[kind] += bool(trace.covering_of(need, kind, needs))
     rows = []
     total: Counter = Counter()
-    for section in sorted(by_section, key=natural_key):
-        total.update(by_section[section])
-        rows.append([section, *(by_section[section][k] for k in keys)])
-    rows.append(["All", *(total[k] for k in keys)])
+    for document, section in sorted(by_section, key=lambda key: (natural_key(key[0]), natural_key(key[1]))):
+        total.update(by_section[(document, section)])
+        rows.append([document, section, *(by_section[(document, section)][k] for k in keys)])
+    rows.append(["All", "", *(total[k] for k in keys)])
     return header, rows
 
 
@@ -231,7 +236,7 @@ def summary_sheet(source: NeedsFile, selected: dict[str, dict], trace: Trace, ti
     header, rows = coverage_summary(source.needs, selected, trace)
     sheet = Sheet(title, csv_name, header)
     for row in rows:
-        sheet.rows.append([cell(row[0]), *row[1:]])
+        sheet.rows.append([cell(row[0]), cell(row[1]), *row[2:]])
         sheet.urls.append(None)
     return sheet
 

@@ -119,9 +119,9 @@ def test_table_1_rows_are_requirements_of_their_own(by_digest, needs):
 
 def test_every_tab_of_the_n70_page_holds_requirements(site, needs):
     page = site.html("guidelines/imdrf-n70/index.html")
-    labels = re.findall(r'<label class="sd-tab-label"[^>]*>\s*(.*?)\s*</label>', page, re.S)
+    labels = re.findall(r'<label [^>]*class="sd-tab-label"[^>]*>\s*(.*?)\s*</label>', page, re.S)
     assert [html.unescape(label) for label in labels] == N70_TABS
-    panels = re.split(r'<label class="sd-tab-label"', page)[1:]
+    panels = re.split(r'<label [^>]*class="sd-tab-label"', page)[1:]
     for label, panel in zip(N70_TABS, panels):
         shown = set(re.findall(r'id="(REQ_N70_[A-Z0-9_]+)"', panel))
         assert shown, f"tab {label} shows no requirement"

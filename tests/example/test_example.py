@@ -162,7 +162,8 @@ def test_export_carries_the_gap_analysis(tmp_path, example, expected, interchang
     assert {i: r["coverage"] for i, r in rows.items()} == expected
     assert all(r["external_url"].endswith(f"#{i}") for i, r in rows.items())
     with open(out / "coverage-summary.csv", encoding="utf-8", newline="") as f:
-        summary = {r["Section"]: r for r in csv.DictReader(f)}
+        summary = {r["Document"] if r["Document"] == "All" else (r["Document"], r["Section"]): r
+                   for r in csv.DictReader(f)}
     counts = Counter(expected.values())
     assert [summary["All"][k] for k in ("Requirements", "Covered", "Justified", "Gap")] == \
         [str(len(expected)), str(counts["covered"]), str(counts["justified"]), str(counts["gap"])]

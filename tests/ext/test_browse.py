@@ -42,6 +42,18 @@ def field_values(need: dict, field: str) -> list[str]:
     return value if isinstance(value, list) else [value]
 
 
+def documents(need: dict, needs: dict) -> set[str]:
+    """From needs.json: a guideline itself; a requirement's guideline; a design control's, test's
+    or post-market activity's, those of what it covers; a standard's, those of its citing reqs."""
+    if need["type"] == "guideline":
+        return {need["id"]}
+    if need.get("derives_from"):
+        return set(need["derives_from"])
+    targets = [t for link in ("implements", "verifies", "maintains") for t in need.get(link) or []]
+    targets += [r for r in need.get("cites_back") or [] if needs[r].get("derives_from")]
+    return {d for t in targets for d in documents(needs[t], needs)}
+
+
 def test_data_holds_every_need_once(data, needs):
     ids = [n["id"] for n in data["needs"]]
     assert len(ids) == len(set(ids))
@@ -59,8 +71,24 @@ def test_data_facets_equal_needs_json(data, needs):
             if key == "framework":
                 order = [v["value"] for v in facet["values"]]
                 assert got == sorted(frameworks(need, needs), key=order.index), (need["id"], key)
+            elif key == "document":
+                order = [v["value"] for v in facet["values"]]
+                assert got == sorted(documents(need, needs), key=order.index), (need["id"], key)
             else:
                 assert got == field_values(need, field), (need["id"], key)
+
+
+def test_document_facet_reaches_every_covering_need_of_n70(data, needs):
+    """Each N70 post-market activity of a hospital is in N70's document; the N70 requirements are
+    in it and in no other; the standards N70 cites are in it too."""
+    f = [x["key"] for x in data["facets"]].index("document")
+    values = [v["value"] for v in data["facets"][f]["values"]]
+    member = {r["id"]: {values[i] for i in r["facets"][f]} for r in data["needs"]}
+    n70_reqs = [i for i, n in needs.items() if n["type"] == "req" and n["derives_from"] == ["GL_IMDRF_N70"]]
+    assert n70_reqs and all(member[i] == {"GL_IMDRF_N70"} for i in n70_reqs)
+    hospital = [i for i, n in needs.items() if n["type"] == "postmarket" and i.startswith("PM_HC_")]
+    assert hospital and all("GL_IMDRF_N70" in member[i] for i in hospital)
+    assert "GL_IMDRF_N70" in member["STD_HSCC_HIC_MALTS_2023"]
 
 
 def test_framework_facet_holds_requirements_and_clauses_of_each_framework(data, needs):
@@ -99,7 +127,9 @@ def test_facet_values_follow_the_model(data):
     assert facets["phase"] == fields["phase"]["schema"]["items"]["enum"]
     assert facets["coverage"] == fields["coverage"]["schema"]["enum"]
     assert facets["framework"] == COLUMN_STANDARDS  # the crosswalk's columns, in their order
-    sections = [tuple(map(int, s.split("."))) for s in facets["section"]]
+    assert facets["stage"] == fields["lifecycle_stage"]["schema"]["items"]["enum"]
+    assert facets["document"] == list(MODEL["kb"]["documents"])
+    sections = [tuple(int(n) for n in re.split(r"[.-]", s)) for s in facets["section"]]
     assert sections == sorted(sections)
 
 

@@ -212,3 +212,15 @@ def test_missing_interchange_stops_with_one_clear_message(tmp_path):
     assert build.returncode != 0
     assert f"imdrf_interchange: {tmp_path / 'no-such-dir' / 'ubproject.toml'} does not exist. Build the " \
            "knowledge base first" in build.output
+
+
+def test_gap_analysis_lists_n70_requirements_in_every_state(example, expected):
+    """The scope takes in N70's duties of manufacturers: the page lists them as covered (the LV-7's
+    life-cycle plan, component support tracking, support-status page, handover package), not
+    covered, and not applicable (patient communication), as needs.json implies."""
+    n70 = {i: s for i, s in expected.items() if i.startswith("REQ_N70_")}
+    assert set(n70.values()) == {"covered", "gap", "justified"}
+    tables = page_tables(example)
+    for req_id, state in n70.items():
+        assert req_id in tables[state], (req_id, state)
+    assert {"REQ_N70_7_1_1_05", "REQ_N70_8_1_1_02", "REQ_N70_8_3_1_01"} <= {i for i, s in n70.items() if s == "covered"}

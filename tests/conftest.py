@@ -96,5 +96,18 @@ def needs(site: Build) -> dict[str, dict]:
     return site.needs
 
 
+def documents_of(need: dict, needs: dict) -> set[str]:
+    """The guidelines a need traces to, from needs.json (as the browse page's Document facet):
+    a guideline itself; a requirement the one it derives from; a design control, test or
+    post-market activity those of what it covers; a standard those of the requirements citing it."""
+    if need["type"] == "guideline":
+        return {need["id"]}
+    if need.get("derives_from"):
+        return set(need["derives_from"])
+    targets = [t for link in ("implements", "verifies", "maintains") for t in need.get(link) or []]
+    targets += [r for r in need.get("cites_back") or [] if needs[r].get("derives_from")]
+    return {d for t in targets for d in documents_of(needs[t], needs)}
+
+
 def of_type(needs: dict[str, dict], kind: str) -> dict[str, dict]:
     return {k: v for k, v in needs.items() if v["type"] == kind}

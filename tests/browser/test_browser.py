@@ -17,6 +17,8 @@ from urllib.parse import parse_qsl
 
 import pytest
 
+from conftest import documents_of
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -108,26 +110,13 @@ def frameworks(need: dict, needs: dict) -> set[str]:
             for s in needs[c].get("part_of") or []}
 
 
-def documents(need: dict, needs: dict) -> set[str]:
-    """The guidelines a need traces to, from needs.json: a guideline itself, a requirement the one
-    it derives from, a design control, test or post-market activity those of what it covers, a
-    standard those of the requirements that cite it."""
-    if need["type"] == "guideline":
-        return {need["id"]}
-    if need.get("derives_from"):
-        return set(need["derives_from"])
-    targets = [t for link in ("implements", "verifies", "maintains") for t in need.get(link) or []]
-    targets += [r for r in need.get("cites_back") or [] if needs[r].get("derives_from")]
-    return {d for t in targets for d in documents(needs[t], needs)}
-
-
 def matching(needs: dict, **facets: str) -> set[str]:
     """IDs of the needs that carry every given facet value, from needs.json."""
     def values(need, key):
         if key == "framework":
             return frameworks(need, needs)
         if key == "document":
-            return documents(need, needs)
+            return documents_of(need, needs)
         value = need[FIELD[key]]
         return value if isinstance(value, list) else [value]
     return {i for i, n in needs.items() if all(v in values(n, k) for k, v in facets.items())}

@@ -8,7 +8,7 @@ import tomllib
 
 import pytest
 
-from conftest import ROOT, build_fixture
+from conftest import ROOT, build_fixture, documents_of
 
 from kb.views.browse import FACETS, plain_text
 
@@ -42,18 +42,6 @@ def field_values(need: dict, field: str) -> list[str]:
     return value if isinstance(value, list) else [value]
 
 
-def documents(need: dict, needs: dict) -> set[str]:
-    """From needs.json: a guideline itself; a requirement's guideline; a design control's, test's
-    or post-market activity's, those of what it covers; a standard's, those of its citing reqs."""
-    if need["type"] == "guideline":
-        return {need["id"]}
-    if need.get("derives_from"):
-        return set(need["derives_from"])
-    targets = [t for link in ("implements", "verifies", "maintains") for t in need.get(link) or []]
-    targets += [r for r in need.get("cites_back") or [] if needs[r].get("derives_from")]
-    return {d for t in targets for d in documents(needs[t], needs)}
-
-
 def test_data_holds_every_need_once(data, needs):
     ids = [n["id"] for n in data["needs"]]
     assert len(ids) == len(set(ids))
@@ -73,7 +61,7 @@ def test_data_facets_equal_needs_json(data, needs):
                 assert got == sorted(frameworks(need, needs), key=order.index), (need["id"], key)
             elif key == "document":
                 order = [v["value"] for v in facet["values"]]
-                assert got == sorted(documents(need, needs), key=order.index), (need["id"], key)
+                assert got == sorted(documents_of(need, needs), key=order.index), (need["id"], key)
             else:
                 assert got == field_values(need, field), (need["id"], key)
 

@@ -24,6 +24,7 @@ extensions = [
     "imdrf_interchange",
     "imdrf_messages",
     "device_gaps",
+    "device_sbom",
     "kb_shared.reproducible",
 ]
 

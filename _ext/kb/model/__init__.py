@@ -38,6 +38,12 @@ class Model:
         return self.needs["types"]
 
     @property
+    def site_types(self) -> dict[str, dict]:
+        """The types this site holds needs of ([kb.site] types), in that order; the model's
+        other types are declared for device projects."""
+        return {t: self.types[t] for t in self.kb.get("site", {}).get("types", self.types)}
+
+    @property
     def fields(self) -> dict[str, dict]:
         return self.needs.get("fields", {})
 
@@ -163,6 +169,9 @@ def check(app: Sphinx, config) -> None:
             f"without a meaning: {sorted(enum - meanings)}; not in the vocabulary: "
             f"{sorted(meanings - enum)}. Add or remove the tag in both tables."
         )
+    unknown = sorted(set(model.kb.get("site", {}).get("types", [])) - set(model.types))
+    if unknown:
+        raise ConfigError(f"{FILE} [kb.site] types names undeclared need types: {unknown}")
     if not set(model.coverage_rule.values()) <= set(model.types):
         raise ConfigError(f"{FILE} [kb.coverage] names unknown need types: {model.coverage_rule}")
     missing = sorted(set(model.coverage_rule.values()) - set(model.covering_links))

@@ -139,7 +139,7 @@ def facet_values(model: Model, needs) -> dict[str, list[dict]]:
     return {
         "tag": [{"value": t, "label": t, "meaning": meaning, "page": tag_docname(t)}
                 for t, meaning in model.tag_meanings.items()],
-        "type": [{"value": t, "label": d["title"]} for t, d in model.types.items()],
+        "type": [{"value": t, "label": d["title"]} for t, d in model.site_types.items()],
         "stakeholder": [{"value": v, "label": v} for v in model.enum("stakeholder")],
         "phase": [{"value": v, "label": v} for v in model.enum("phase")],
         "stage": [{"value": v, "label": v} for v in model.enum("lifecycle_stage")],

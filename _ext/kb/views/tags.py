@@ -86,7 +86,7 @@ def add_tag_documents(app: Sphinx, env, added: set, changed: set, removed: set) 
     env.kb_tag_meanings = model.tag_meanings  # for the tag list, read in any process
     if not (Path(app.srcdir) / CARRIER).is_file():
         return set()  # a project without a tags section (e.g. a test fixture)
-    types = model.types
+    types = model.site_types
     texts = {f"{TAGS_DIR}/index": repr(env.kb_tag_meanings)}
     for tag, meaning in env.kb_tag_meanings.items():
         if tag == "index":
@@ -107,7 +107,7 @@ def generate_tag_page(app: Sphinx, docname: str, source: list[str]) -> None:
     model = model_of(app.confdir)
     tag = docname.removeprefix(TAGS_DIR + "/")
     if tag in model.tags:
-        source[0] = tag_page_rst(tag, model.tag_meanings[tag], model.types)
+        source[0] = tag_page_rst(tag, model.tag_meanings[tag], model.site_types)
 
 
 def keep_generated_source_private(app: Sphinx, pagename: str, templatename: str, context: dict, doctree) -> None:
@@ -146,7 +146,7 @@ def resolve_tag_needs(app: Sphinx, doctree: nodes.document, docname: str) -> Non
     if not nodes_:
         return
     needs = get_needs_view(app)
-    types = model_of(app.confdir).types
+    types = model_of(app.confdir).site_types
     for node in nodes_:
         tag, type_name = node["kb_tag"], node["kb_type"]
         if any(n["type"] == type_name and tag in n["tags"] for n in needs.values()):

@@ -43,6 +43,9 @@ def main(argv: list[str] | None = None) -> int:
                              "(repeatable; default: the N60 model's markers; a mapping link type without "
                              "one is marked with its name)")
     parser.add_argument("--no-sbom", action="store_true", help="do not write sbom.cdx.json")
+    parser.add_argument("--attach", action="append", default=[], metavar="FILE",
+                        help="a further file the bundle carries as it is, e.g. a device's SBOM and VEX "
+                             "(repeatable; listed in the manifest and SHA256SUMS)")
     args = parser.parse_args(argv)
     filter_text = shorthand(args.tag, args.stakeholder, args.phase, args.filter)
     start = time.perf_counter()
@@ -55,7 +58,8 @@ def main(argv: list[str] | None = None) -> int:
             evidence[link.strip()] = marker.strip()
         trace = read(args.model) if args.model else Trace()
         manifest = export(args.needs_json, args.output, filter_text=filter_text, base_url=args.base_url,
-                          source_dir=args.source_dir, sbom=not args.no_sbom, evidence=evidence, trace=trace)
+                          source_dir=args.source_dir, sbom=not args.no_sbom, evidence=evidence, trace=trace,
+                          attachments=args.attach)
     except ExportError as e:
         print(f"kb_export: error: {e}", file=sys.stderr)
         return 2

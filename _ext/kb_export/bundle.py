@@ -122,12 +122,24 @@ def about(needs: NeedsFile, selected: dict[str, dict], source: Source, filter_te
 
 def export(needs_json: str | Path, outdir: str | Path, *, filter_text: str = "", base_url: str | None = None,
            source_dir: str | Path | None = None, sbom: bool = True, evidence: dict[str, str] | None = None,
-           source: Source | None = None, trace: Trace | None = None) -> dict:
+           source: Source | None = None, trace: Trace | None = None,
+           attachments: list[str | Path] | None = None) -> dict:
     """Write the export into outdir (replaced as a whole); returns the manifest. ``evidence``:
     link type -> marker of the crosswalk's evidence levels (see crosswalk.py).
     ``source``: the commit, as source_of() gave it, for a caller that has it already.
-    ``trace``: what covers a requirement (trace.py); without it no link counts as covering."""
+    ``trace``: what covers a requirement (trace.py); without it no link counts as covering.
+    ``attachments``: further files the bundle carries as they are (a device's SBOM and VEX),
+    listed in the manifest and SHA256SUMS; a missing one, or one whose name an export file
+    has, stops the export."""
     trace = trace or Trace()
+    attached = [Path(a) for a in attachments or []]
+    for path in attached:
+        if not path.is_file():
+            raise ExportError(f"{path}: the file to attach does not exist")
+    names = [p.name for p in attached]
+    clash = sorted({n for n in names if names.count(n) > 1 or n in FILES or n.endswith(".csv")})
+    if clash:
+        raise ExportError(f"attachments named like another file of the export: {', '.join(clash)}")
     needs = load(needs_json)
     markers = crosswalk.mapping_markers(needs, evidence)
     selected = select(needs.needs, filter_text)
@@ -135,6 +147,8 @@ def export(needs_json: str | Path, outdir: str | Path, *, filter_text: str = "",
         base_url = base_url if base_url.endswith("/") else base_url + "/"
     source = source or source_of(Path(source_dir) if source_dir else needs.path.resolve().parent)
     facts = about(needs, selected, source, filter_text, base_url, markers, trace)
+    if attached:
+        facts["attached files"] = ", ".join(p.name for p in attached)
     sheets = tables.build(needs, selected, base_url, facts, markers, trace)
     if sbom and not sbom_writer.available():
         raise ExportError(sbom_writer.MISSING)
@@ -161,6 +175,8 @@ def export(needs_json: str | Path, outdir: str | Path, *, filter_text: str = "",
         if sbom:
             sbom_writer.write(tmp / "sbom.cdx.json", source.epoch,
                                  f"{needs.project or 'sphinx-needs'} export at {source.commit or 'no commit'}")
+        for path in attached:
+            shutil.copyfile(path, tmp / path.name)
         manifest = {"export": facts, "files": {p.name: {"sha256": _sha256(p), "bytes": p.stat().st_size}
                                                for p in sorted(tmp.iterdir())}}
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

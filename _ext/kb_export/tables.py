@@ -108,6 +108,8 @@ def plan(types: dict[str, str]) -> list[tuple[str, str | None, str, str]]:
            ("matrix", None, "Traceability matrix", "traceability-matrix.csv"),
            *known[1:], ("summary", None, "Coverage summary", "coverage-summary.csv"),
            ("crosswalk", None, "Crosswalk", "crosswalk.csv")]
+    if CHAIN_START in types:  # a device's security file
+        out.append(("submission", None, "Submission traceability", "submission-traceability.csv"))
     titles = {title.lower() for _, _, title, _ in out}
     names = {name for *_, name in out}
     for need_type, type_title in types.items():
@@ -139,6 +141,8 @@ def build(source: NeedsFile, selected: dict[str, dict], base_url: str | None, ab
             sheets.append(summary_sheet(source, selected, trace, title, csv_name))
         elif kind == "crosswalk":
             sheets.append(crosswalk_sheet(source, selected, markers, base_url, title, csv_name))
+        elif kind == "submission":
+            sheets.append(submission_sheet(source, selected, trace, base_url, title, csv_name))
         else:
             sheets.append(type_sheet(source, selected, need_type, title, csv_name, base_url))
     return sheets
@@ -250,6 +254,43 @@ def crosswalk_sheet(source: NeedsFile, selected: dict[str, dict], markers: dict[
     for row in crosswalk.rows(source, selected, markers):
         sheet.rows.append([cell(row[c]) for c in sheet.columns])
         sheet.urls.append(need_url(source.needs[row["Requirement"]], base_url))
+    return sheet
+
+
+CHAIN_START = "threat"  # the first type of a device's security file chain
+
+
+def submission_sheet(source: NeedsFile, selected: dict[str, dict], trace: Trace, base_url: str | None,
+                     title: str, csv_name: str) -> Sheet:
+    """Threat -> security risk -> control -> test -> IMDRF requirement, one row per path, as a
+    premarket submission traces them; a missing step leaves its cells empty (that is a gap),
+    so every selected threat has at least one row."""
+    columns = ["Threat", "Threat title", "STRIDE", "Security risk", "Exploitability", "Severity",
+               "Multi-patient harm", "Risk before", "Risk after", "Acceptability", "Control",
+               "Control category", "Test", "Requirement"]
+    sheet = Sheet(title, csv_name, columns, wide=("Threat title",))
+    needs = source.needs
+
+    def back(need: dict, link: str | None, kind: str) -> list[str]:
+        ids = need.get(f"{link}_back") or [] if link else []
+        return sorted((i for i in ids if i in needs and needs[i]["type"] == kind), key=natural_key)
+
+    threats = sorted((n for n in selected.values() if n["type"] == CHAIN_START), key=lambda n: natural_key(n["id"]))
+    for threat in threats:
+        risks = back(threat, trace.chain.get(CHAIN_START), "risk") or [None]
+        for risk_id in risks:
+            risk = needs.get(risk_id, {})
+            controls = back(risk, trace.chain.get("risk"), "design") if risk else []
+            for control_id in controls or [None]:
+                control = needs.get(control_id, {})
+                tests = back(control, trace.covering.get("test"), "test") if control else []
+                reqs = [r for r in control.get(trace.covering.get("design") or "", []) or [] if r in needs]
+                for test_id in tests or [None]:
+                    sheet.rows.append([cell(v) for v in (
+                        threat["id"], threat.get("title"), threat.get("stride"), risk_id, risk.get("exploitability"),
+                        risk.get("severity"), risk.get("multi_patient"), risk.get("risk_before"), risk.get("risk_after"),
+                        risk.get("acceptability"), control_id, control.get("control_category"), test_id, reqs)])
+                    sheet.urls.append(need_url(threat, base_url))
     return sheet
 
 

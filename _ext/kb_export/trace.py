@@ -33,6 +33,9 @@ class Trace:
     covering: dict[str, str] = field(default_factory=dict)
     #: the coverage states of a requirement, in the model's order
     states: tuple[str, ...] = ()
+    #: the links of a device's security file chain: type -> the link that points to it from
+    #: the next step (threat <- assesses <- risk <- mitigates <- design control)
+    chain: dict[str, str] = field(default_factory=dict)
 
     def covering_back(self, kind: str) -> str | None:
         """The back-link field of a requirement that lists its covering needs of ``kind``."""
@@ -64,9 +67,22 @@ def coverage_states(model: dict) -> tuple[str, ...]:
     return tuple(schema.get("enum") or ())
 
 
+CHAIN_TYPES = ("threat", "risk")  # the types a link of the security file's chain points to
+
+
+def chain_links(model: dict) -> dict[str, str]:
+    """Type -> the link type whose only target type it is, for the chain's types."""
+    out = {}
+    for name, decl in model.get("needs", {}).get("links", {}).items():
+        targets = decl.get("target_types") or []
+        if len(targets) == 1 and targets[0] in CHAIN_TYPES:
+            out[targets[0]] = name
+    return out
+
+
 def from_model(model: dict) -> Trace:
     declared = model.get("interchange", {}).get("covering_links")
-    return Trace(dict(declared) if declared else covering_links(model), coverage_states(model))
+    return Trace(dict(declared) if declared else covering_links(model), coverage_states(model), chain_links(model))
 
 
 def read(path: str | Path) -> Trace:

@@ -51,8 +51,7 @@ def example_copy(tmp_path: Path, fixture: str | None = None) -> Path:
     for package in ("kb_shared", "kb_export"):
         shutil.copytree(ROOT / "_ext" / package, src / "_ext" / package, ignore=shutil.ignore_patterns("__pycache__"))
     if fixture:
-        for page in (FIXTURES / fixture).iterdir():
-            shutil.copy(page, src / page.name)
+        shutil.copytree(FIXTURES / fixture, src, dirs_exist_ok=True)
     return src
 
 
@@ -224,3 +223,39 @@ def test_gap_analysis_lists_n70_requirements_in_every_state(example, expected):
     for req_id, state in n70.items():
         assert req_id in tables[state], (req_id, state)
     assert {"REQ_N70_7_1_1_05", "REQ_N70_8_1_1_02", "REQ_N70_8_3_1_01"} <= {i for i, s in n70.items() if s == "covered"}
+
+
+@pytest.mark.parametrize("fixture, message", [
+    ("device-bad-sbom-json", r"sbom/lv7\.cdx\.json: \$: not valid JSON: Expecting ',' delimiter at line 4 column 3"),
+    ("device-bad-vex-schema", r"sbom/lv7\.vex\.cdx\.json: \$\.vulnerabilities\[0\]\.analysis\.state: does not follow "
+                              r"the CycloneDX 1\.6 schema: 'maybe' is not one of"),
+    ("device-vex-unknown-component", r"sbom/lv7\.vex\.cdx\.json: \$\.vulnerabilities\[0\]\.affects\[0\]\.ref: names "
+                                     r"'libfoo-9\.9', which is no component of sbom/lv7\.cdx\.json \(CORVANE-FIXTURE-0001\)"),
+])
+def test_bad_sbom_or_vex_stops_the_build_naming_file_path_and_id(tmp_path, interchange, fixture, message):
+    src = example_copy(tmp_path, fixture)
+    build = build_example(src, tmp_path / "html", interchange)
+    assert build.returncode != 0
+    assert re.search(re.escape(str(src / "sbom.rst")) + r":\d+: WARNING: " + re.escape(str(src)) + "/" + message,
+                     build.output), build.output[-3000:]
+
+
+def test_sbom_components_and_vulnerabilities_come_from_the_files(example):
+    import json as json_module
+    sbom = json_module.loads((EXAMPLE / "sbom" / "lv7.cdx.json").read_text(encoding="utf-8"))
+    vex = json_module.loads((EXAMPLE / "sbom" / "lv7.vex.cdx.json").read_text(encoding="utf-8"))
+    components = {i: n for i, n in example.needs.items() if n["type"] == "component"}
+    vulnerabilities = {i: n for i, n in example.needs.items() if n["type"] == "vulnerability"}
+    assert len(sbom["components"]) >= 30 and len(components) == len(sbom["components"])
+    assert {n["purl"] for n in components.values()} == {c["purl"] for c in sbom["components"]}
+    assert {n["vuln_id"] for n in vulnerabilities.values()} == {v["id"] for v in vex["vulnerabilities"]}
+    states = {"not_affected": "not_affected", "exploitable": "affected", "resolved": "fixed", "in_triage": "under_investigation"}
+    for v in vex["vulnerabilities"]:
+        need = next(n for n in vulnerabilities.values() if n["vuln_id"] == v["id"])
+        assert need["vex_status"] == states[v["analysis"]["state"]]
+        assert len(need["affects"]) == len(v["affects"])
+    end = EXAMPLE_MODEL["device"]["sbom"]["device_end_of_support"]
+    flagged = {i for i, n in components.items() if "legacy-devices" in n["tags"]}
+    assert flagged and flagged == {i for i, n in components.items() if n["eos_date"] < end}
+    page = example.html("sbom.html")
+    assert all(i in page.split("Support status and end-of-support timeline", 1)[0] for i in flagged)

@@ -16,7 +16,7 @@ import re
 import tomllib
 from pathlib import Path
 
-from kb_export.trace import Trace, coverage_states, covering_links
+from kb_export.trace import Trace, chain_links, coverage_states, covering_links
 from sphinx.application import Sphinx
 from sphinx.errors import ConfigError
 
@@ -97,7 +97,7 @@ class Model:
     @property
     def trace(self) -> Trace:
         """The coverage rule as the exporter takes it."""
-        return Trace(self.covering_links, self.states)
+        return Trace(self.covering_links, self.states, chain_links(self.raw))
 
     # ---------------------------------------------------------------- crosswalk
     @property

@@ -21,12 +21,21 @@ the knowledge base, and the tables, needs.json and the audit export all show the
 analysis. ``.. device-gap-summary::`` renders the counts per section.
 
 A decision on a requirement the device also covers, or on one outside the scope, is a
-contradiction: it is reported at the decision, and fails the strict build."""
+contradiction: it is reported at the decision, and fails the strict build.
+
+The analysis extends to the device's security file, whose chain is threat -> security risk ->
+control -> test, and vulnerability -> security risk: a threat without a security risk that
+assesses it, a risk above acceptance (medium or high before controls) without a control that
+mitigates it, a control without a test, an affected vulnerability without a risk that rates it,
+a vulnerability under investigation for longer than ``[device.sbom] investigation_days``, and a
+component without support data each get ``missing``, saying what they lack. The gap-analysis
+page lists them (``missing`` is in needs.json and in the export's sheet of each type)."""
 
 from __future__ import annotations
 
 import tomllib
 from collections import Counter, defaultdict
+from datetime import date
 from pathlib import Path
 
 from docutils import nodes
@@ -40,6 +49,7 @@ from sphinx_needs.config import NeedsSphinxConfig
 from sphinx_needs.data import SphinxNeedsData
 from sphinx_needs.filter_common import filter_single_need
 
+from device_sbom import as_of
 from imdrf_interchange import load_interchange
 
 logger = logging.getLogger(__name__)
@@ -97,6 +107,49 @@ def analyse(app: Sphinx, needs) -> None:
             decisions = [i for i in req[f"{DECISION_LINK}_back"] if own(needs, i, DECISION_TYPE)]
             req["rationale"] = "\n".join(f"{d}: {needs[d]['rationale']}" for d in decisions)
     check_decisions(needs, config, scope, covering)
+    chain_gaps(app, needs)
+
+
+# The security file's chain, as the knowledge base's model declares it: (type, link, the type at
+# its other end). A need of the type on the left is complete when a need of the type on the
+# right links to it with the link.
+# A control's test links with the knowledge base's covering link of tests (the interchange's
+# covering_links), added at run time.
+CHAIN = {"threat": ("assesses", "risk", "a security risk that assesses it"),
+         "risk": ("mitigates", "design", "a control that mitigates it"),
+         "vulnerability": ("rates", "risk", "a security risk that rates it")}
+ABOVE_ACCEPTANCE = ("medium", "high")  # risk_before levels that call for a control
+
+
+def chain_gaps(app: Sphinx, needs) -> None:
+    """What each need of the device's security file lacks in the chain (its ``missing``)."""
+    limit = int(sbom_settings(app).get("investigation_days", 30))
+    today = as_of(str(app.confdir))
+    chain = {**CHAIN, "design": (load_interchange(app)["interchange"]["covering_links"]["test"], "test",
+                                 "a test that verifies it")}
+    for need in needs.values():
+        if need["is_external"] or need["type"] not in (*chain, "component"):
+            continue
+        lacks = []
+        if need["type"] in chain:
+            link, source_type, text = chain[need["type"]]
+            needed = (need["type"] != "risk" or need.get("risk_before") in ABOVE_ACCEPTANCE) and \
+                     (need["type"] != "vulnerability" or need.get("vex_status") == "affected")
+            if needed and not any(own(needs, i, source_type) for i in need.get(f"{link}_back") or []):
+                lacks.append(text)
+        if need["type"] == "vulnerability" and need.get("vex_status") == "under_investigation" and need.get("vex_date"):
+            age = (today - date.fromisoformat(need["vex_date"])).days
+            if age > limit:
+                lacks.append(f"an assessment: under investigation for {age} days (limit {limit})")
+        if need["type"] == "component" and not (need.get("support_level") and need.get("eos_date")):
+            lacks.append("support data (support level and end-of-support date)")
+        need["missing"] = lacks or None
+
+
+def sbom_settings(app: Sphinx) -> dict:
+    path = Path(app.confdir) / (app.config.needs_from_toml or "ubproject.toml")
+    with open(path, "rb") as f:
+        return tomllib.load(f).get("device", {}).get("sbom", {})
 
 
 def check_decisions(needs, config, scope: str, covering: dict[str, str]) -> None:

@@ -16,7 +16,9 @@ the tag ``legacy-devices``, so the SBOM page lists it among the components to pl
 (N70 5.5).
 
 The VEX states map to the model's vocabulary: not_affected -> not_affected, exploitable ->
-affected, resolved -> fixed, in_triage -> under_investigation.
+affected, resolved -> fixed, in_triage -> under_investigation; CycloneDX's other states
+(false_positive, resolved_with_pedigree) are refused with a message, so none is silently
+dropped.
 
 A file that is not valid JSON, breaks the schema, or a VEX entry that names no component of
 the SBOM stops the build with one line naming the file, the JSON path and the ID."""
@@ -60,7 +62,7 @@ def settings(app: Sphinx) -> dict:
     path = Path(app.confdir) / (app.config.needs_from_toml or "ubproject.toml")
     with open(path, "rb") as f:
         sbom = tomllib.load(f).get("device", {}).get("sbom", {})
-    missing = [k for k in ("sbom", "vex", "id_prefix", "device_end_of_support") if not sbom.get(k)]
+    missing = [k for k in ("sbom", "vex", "id_prefix", "device_end_of_support", "manufacturer") if not sbom.get(k)]
     if missing:
         raise ConfigError(f"{path}: [device.sbom] lacks {', '.join(missing)}")
     return sbom
@@ -149,10 +151,10 @@ class SbomDirective(SphinxDirective):
                                 f"{props['end-of-support']!r} is not a date YYYY-MM-DD", ref) from None
             days = (eos - today).days
             refs[ref] = need_id(prefix + "SC_", ref)
-            tags = ["cybersecurity", "sbom", "third-party-components"]
+            supplier = component.supplier.name if component.supplier and component.supplier.name else None
+            tags = ["cybersecurity", "sbom"] + (["third-party-components"] if supplier != config.get("manufacturer") else [])
             if eos < device_eos:
                 tags.append("legacy-devices")
-            supplier = component.supplier.name if component.supplier and component.supplier.name else None
             out += add_need(
                 self.env.app, self.state, self.env.docname, self.lineno, "component",
                 f"{component.name} {component.version}", id=refs[ref],
@@ -175,7 +177,10 @@ class SbomDirective(SphinxDirective):
             analysis = vulnerability.analysis
             if analysis is None or analysis.state is None:
                 raise SbomError(vex_path, f"{where}.analysis.state", "has no VEX state", str(vulnerability.id))
-            state = VEX_STATE[analysis.state.value]
+            state = VEX_STATE.get(analysis.state.value)
+            if state is None:
+                raise SbomError(vex_path, f"{where}.analysis.state", f"{analysis.state.value!r} is a CycloneDX state "
+                                f"this project does not map; use one of {', '.join(VEX_STATE)}", str(vulnerability.id))
             justification = analysis.justification.value if analysis.justification else None
             if state == "not_affected" and not justification:
                 raise SbomError(vex_path, f"{where}.analysis.justification",

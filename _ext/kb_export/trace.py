@@ -52,12 +52,16 @@ class Trace:
 
 def covering_links(model: dict) -> dict[str, str]:
     """Need type -> covering link type, from the derive rules of the count fields, in the
-    order the fields are declared."""
+    order the fields are declared; only the types that cover a requirement ([kb.coverage]
+    names them, where the model has it: other counts, such as the security risks that rate a
+    vulnerability, are not coverage)."""
+    covering_types = set(model.get("kb", {}).get("coverage", {}).values())
     out = {}
     for decl in model.get("needs", {}).get("fields", {}).values():
         derive = decl.get("derive") or {}
         kind = COUNT_WHERE.fullmatch(str(derive.get("where", "")).strip())
-        if derive.get("kind") == "count" and str(derive.get("over", "")).endswith("_back") and kind:
+        if derive.get("kind") == "count" and str(derive.get("over", "")).endswith("_back") and kind \
+                and (not covering_types or kind[1] in covering_types):
             out[kind[1]] = derive["over"].removesuffix("_back")
     return out
 

@@ -134,13 +134,14 @@ def test_every_schema_rule_has_a_fix():
 
 
 def test_id_prefix_rules_match_the_types():
-    """One id-prefix rule per need type, demanding that type's prefix from [needs.types]."""
+    """One id-prefix rule per need type of the site ([kb.site]), demanding that type's prefix
+    from [needs.types]; the types declared for device projects follow their project's IDs."""
     demanded = {}
     for rule in MODEL["needs"]["schema_definitions"]["schemas"]:
         if rule["id"].startswith("id-prefix-"):
             need_type = rule["select"]["properties"]["type"]["const"]
             demanded[need_type] = rule["validate"]["local"]["properties"]["id"]["pattern"]
-    assert demanded == {name: "^" + decl["prefix"] for name, decl in MODEL["needs"]["types"].items()}
+    assert demanded == {name: "^" + MODEL["needs"]["types"][name]["prefix"] for name in MODEL["kb"]["site"]["types"]}
 
 
 def test_fix_hints_use_only_placeholders_kb_checks_fills():

@@ -15,7 +15,7 @@ from kb.views.tags import plural, rst_text
 
 MODEL = tomllib.loads((ROOT / "ubproject.toml").read_text(encoding="utf-8"))
 TAGS = MODEL["kb"]["tags"]
-TYPES = MODEL["needs"]["types"]
+TYPES = {t: MODEL["needs"]["types"][t] for t in MODEL["kb"]["site"]["types"]}  # the site's own types
 
 
 def text_of(html: str) -> str:

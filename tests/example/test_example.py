@@ -11,15 +11,15 @@ summary, the requirements in the example's needs.json and the audit export."""
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import re
 import shutil
-import subprocess
-import sys
 import tomllib
 from collections import Counter, defaultdict
 from pathlib import Path
 
+import openpyxl
 import pytest
 
 from conftest import FIXTURES, ROOT, Build, run_exporter, sphinx_build
@@ -259,3 +259,120 @@ def test_sbom_components_and_vulnerabilities_come_from_the_files(example):
     assert flagged and flagged == {i for i, n in components.items() if n["eos_date"] < end}
     page = example.html("sbom.html")
     assert all(i in page.split("Support status and end-of-support timeline", 1)[0] for i in flagged)
+
+
+# ---------------------------------------------------------------------- the security file
+# threat -> security risk -> control -> test, and vulnerability -> security risk, read back from
+# the device's needs.json and its audit export.
+
+ABOVE_ACCEPTANCE = ("medium", "high")
+
+
+def own(needs: dict, kind: str) -> dict[str, dict]:
+    return {i: n for i, n in needs.items() if n["type"] == kind and not n["is_external"]}
+
+
+def sources(need: dict, link: str, kind: str, needs: dict) -> list[str]:
+    return [i for i in need.get(f"{link}_back") or [] if i in needs and needs[i]["type"] == kind]
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory, example, interchange):
+    out = tmp_path_factory.mktemp("device-export") / "export"
+    proc = run_exporter(str(example.outdir / "needs.json"), "-o", str(out), "--model",
+                        str(interchange / "ubproject.toml"), "--base-url", "../html/", "--no-sbom",
+                        "--attach", str(EXAMPLE / "sbom" / "lv7.cdx.json"),
+                        "--attach", str(EXAMPLE / "sbom" / "lv7.vex.cdx.json"))
+    assert proc.returncode == 0, proc.stderr
+    return out
+
+
+def test_the_threat_model_covers_every_interface(example):
+    needs = example.needs
+    threats, interfaces = own(needs, "threat"), own(needs, "interface")
+    assert len(threats) >= 25 and len(interfaces) >= 8 and own(needs, "asset")
+    targeted = {t for n in threats.values() for t in n["targets"]}
+    assert set(interfaces) <= targeted, f"interfaces no threat targets: {sorted(set(interfaces) - targeted)}"
+    assert all(n["stride"] and n["attack_vector"] for n in threats.values())
+
+
+def test_every_risk_above_acceptance_reaches_a_test(example):
+    needs = example.needs
+    risks = own(needs, "risk")
+    assert {n["risk_before"] for n in risks.values()} >= {"medium", "high"}
+    for risk_id, risk in risks.items():
+        if risk["risk_before"] not in ABOVE_ACCEPTANCE:
+            continue
+        controls = sources(risk, "mitigates", "design", needs)
+        assert controls, f"{risk_id} is above acceptance and no control mitigates it"
+        assert all(sources(needs[c], "verifies", "test", needs) for c in controls), risk_id
+    unacceptable = [n for n in risks.values() if n["acceptability"] == "unacceptable"]
+    assert all(n["benefit_risk"] for n in unacceptable)
+
+
+def test_every_threat_has_its_risk_and_every_affected_vulnerability_is_rated(example):
+    needs = example.needs
+    assert all(sources(t, "assesses", "risk", needs) for t in own(needs, "threat").values())
+    for vuln_id, vuln in own(needs, "vulnerability").items():
+        if vuln["vex_status"] == "affected":
+            assert sources(vuln, "rates", "risk", needs), vuln_id
+
+
+def test_every_gap_the_analysis_reports_is_real(example):
+    """missing, recomputed from needs.json: a chain need lacks exactly what the page says."""
+    needs = example.needs
+    limit = EXAMPLE_MODEL["device"]["sbom"]["investigation_days"]
+    reported = {i: n["missing"] for i, n in needs.items() if not n["is_external"]
+                and n["type"] in ("threat", "risk", "design", "vulnerability", "component") and n["missing"]}
+    for need_id, lacks in reported.items():
+        need = needs[need_id]
+        for lack in lacks:
+            if lack.startswith("a security risk that assesses"):
+                assert not sources(need, "assesses", "risk", needs)
+            elif lack.startswith("a control that mitigates"):
+                assert need["risk_before"] in ABOVE_ACCEPTANCE and not sources(need, "mitigates", "design", needs)
+            elif lack.startswith("a test that verifies"):
+                assert not sources(need, "verifies", "test", needs)
+            elif lack.startswith("a security risk that rates"):
+                assert need["vex_status"] == "affected" and not sources(need, "rates", "risk", needs)
+            elif lack.startswith("an assessment: under investigation for"):
+                days = int(lack.split(" for ", 1)[1].split(" ", 1)[0])
+                assert need["vex_status"] == "under_investigation" and days > limit
+            else:
+                pytest.fail(f"{need_id}: unknown gap {lack!r}")
+    page = example.html("gap-analysis.html").split("Gaps in the security file", 1)[1]
+    assert all(need_id in page for need_id in reported)
+
+
+def test_export_has_the_sheets_and_walks_the_chain(exported, example):
+    needs = example.needs
+    book = openpyxl.load_workbook(exported / "traceability.xlsx", read_only=True)
+    assert {"Threat", "Security risk", "SBOM component", "Vulnerability", "Submission traceability"} <= set(book.sheetnames)
+    with open(exported / "submission-traceability.csv", encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert {r["Threat"] for r in rows} == set(own(needs, "threat"))
+    for row in rows:
+        if row["Security risk"]:
+            assert row["Security risk"] in sources(needs[row["Threat"]], "assesses", "risk", needs)
+        if row["Control"]:
+            assert row["Control"] in sources(needs[row["Security risk"]], "mitigates", "design", needs)
+            assert set(filter(None, row["Requirement"].split("\n"))) == set(needs[row["Control"]]["implements"])
+        if row["Test"]:
+            assert row["Test"] in sources(needs[row["Control"]], "verifies", "test", needs)
+    above = {i for i, n in own(needs, "risk").items() if n["risk_before"] in ABOVE_ACCEPTANCE}
+    assert above <= {r["Security risk"] for r in rows if r["Test"]}
+
+
+def test_sbom_and_vex_travel_in_the_bundle(exported):
+    sums = dict(reversed(line.split("  ", 1)) for line in (exported / "SHA256SUMS").read_text().splitlines())
+    for name in ("lv7.cdx.json", "lv7.vex.cdx.json"):
+        assert (exported / name).read_bytes() == (EXAMPLE / "sbom" / name).read_bytes()
+        assert sums[name] == hashlib.sha256((exported / name).read_bytes()).hexdigest()
+    about = dict(csv.reader(open(exported / "about.csv", encoding="utf-8", newline="")))
+    assert about["attached files"] == "lv7.cdx.json, lv7.vex.cdx.json"
+
+
+def test_counts_are_those_of_the_files(example):
+    counts = Counter(n["type"] for n in example.needs.values() if not n["is_external"])
+    assert counts["component"] >= 30 and counts["vulnerability"] >= 5
+    assert ROOT.is_dir()

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import logging
 import re
-from pathlib import Path
 
 from kb_shared.logs import OnceFilter, install
+from kb_shared.sources import name_the_need
 from sphinx.application import Sphinx
 from sphinx_needs.api import get_needs_view
 
@@ -21,8 +21,6 @@ from ..model import model_of
 
 NAMES_NEED = re.compile(compat.NAMES_NEED)  # schema and link messages
 NOT_CREATED = re.compile(compat.NOT_CREATED)
-# the opening line of a need directive (its name is the need type), in reStructuredText or MyST
-DIRECTIVE = re.compile(r"\s*(?:\.\. (?P<rst>\w+)::|[`:]{3,}\{(?P<md>\w+)\})")
 
 
 class LocateNeedMessages(OnceFilter):
@@ -46,10 +44,7 @@ class LocateNeedMessages(OnceFilter):
                 record.location = (need["docname"], need["lineno"])
                 need_type = need["type"]
         elif NOT_CREATED.match(message):
-            need_type, need_id = self._source_at(location)
-            if need_id:
-                message = message.replace(
-                    "Need could not be created:", f"Need '{need_id}' could not be created:", 1)
+            message, need_type, need_id = name_the_need(message, location)
             # "defined at index:13" names a document: name its file
             message = re.sub(r"defined at (\S+):(\d+)", self._file_of, message)
         else:
@@ -110,24 +105,6 @@ class LocateNeedMessages(OnceFilter):
         except Exception:  # not a document name: leave the text as it is
             return match[0]
         return f"defined at {path}:{match[2]}"
-
-    def _source_at(self, location) -> tuple[str | None, str | None]:
-        """The type (directive name) and ``:id:`` of the need directive starting at 'path:line'."""
-        if not isinstance(location, str) or ":" not in location:
-            return None, None
-        path, _, line = location.rpartition(":")
-        try:
-            lines = Path(path).read_text(encoding="utf-8").splitlines()[int(line) - 1:int(line) + 30]
-        except (OSError, ValueError):
-            return None, None
-        opening = DIRECTIVE.match(lines[0]) if lines else None
-        need_type = (opening["rst"] or opening["md"]) if opening else None
-        for text in lines[1:]:
-            if m := re.match(r"\s*:id:\s*(\S+)", text):
-                return need_type, m.group(1)
-            if not text.strip():  # the options end at the first blank line
-                break
-        return need_type, None
 
 
 def _prefixes(needs: dict) -> list[str]:

@@ -17,6 +17,7 @@ import logging
 import re
 
 from kb_shared.logs import OnceFilter, install
+from kb_shared.sources import NOT_CREATED, name_the_need
 from sphinx.application import Sphinx
 from sphinx_needs.data import SphinxNeedsData
 
@@ -37,6 +38,8 @@ class ExplainDeadLinks(OnceFilter):
         message = str(record.msg)
         if match := DEAD_LINK.match(message):
             record.msg = f"{message}\n  {self.explain(match['target'])}"
+        elif message.startswith(NOT_CREATED):
+            record.msg = name_the_need(message, getattr(record, "location", None))[0]
         elif (match := SCHEMA_MESSAGE.match(message)) and getattr(record, "location", None) is None:
             need = self.need(match["need"])
             if need is not None and need["docname"]:

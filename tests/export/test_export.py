@@ -703,3 +703,20 @@ def test_matrix_pages_print_landscape_with_repeated_headers(site):
     assert re.search(r"thead\s*{[^}]*display:\s*table-header-group", css)
     js = (site.outdir / "_static" / "print.js").read_text()
     assert "beforeprint" in js and "afterprint" in js and "pageSize = 0" in js
+
+
+def test_attach_refuses_a_missing_file_or_a_clashing_name_and_writes_nothing(needs_json, tmp_path):
+    out = tmp_path / "out"
+    missing = run_export(needs_json, out, "--no-sbom", "--attach", str(tmp_path / "nowhere.json"))
+    assert missing.returncode == 2 and out.exists() is False
+    assert missing.stderr == f"kb_export: error: {tmp_path / 'nowhere.json'}: the file to attach does not exist\n"
+    clash = tmp_path / "manifest.json"
+    clash.write_text("{}", encoding="utf-8")
+    refused = run_export(needs_json, out, "--no-sbom", "--attach", str(clash))
+    assert refused.returncode == 2 and out.exists() is False
+    assert "attachments named like another file of the export: manifest.json" in refused.stderr
+    kept = tmp_path / "device.vex.json"
+    kept.write_text('{"x": 1}\n', encoding="utf-8")
+    assert run_export(needs_json, out, "--no-sbom", "--attach", str(kept)).returncode == 0
+    assert (out / "device.vex.json").read_bytes() == kept.read_bytes()
+    assert "device.vex.json" in (out / "SHA256SUMS").read_text(encoding="utf-8")

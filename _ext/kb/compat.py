@@ -83,11 +83,6 @@ def needs_as_read(env: BuildEnvironment):
     return SphinxNeedsData(env).get_needs_mutable()
 
 
-def needs_resolving(env: BuildEnvironment):
-    """The needs while sphinx-needs resolves them (links checked, before sealing)."""
-    return SphinxNeedsData(env).get_needs_mutable()
-
-
 def link_types(env: BuildEnvironment) -> list[str]:
     """The outgoing link fields of the project's needs."""
     return list(SphinxNeedsData(env).get_schema().iter_link_field_names())

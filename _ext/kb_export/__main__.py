@@ -2,7 +2,7 @@
 
     python3 -m kb_export path/to/needs.json -o outdir [--model ubproject.toml]
         [--filter "'x' in tags"] [--tag T] [--stakeholder S] [--phase P] [--base-url URL]
-        [--evidence LINK=MARKER] [--no-sbom]
+        [--evidence LINK=MARKER] [--no-sbom] [--attach FILE]
 
 with the folder that holds ``kb_export/`` on PYTHONPATH. A bad input is one line on stderr
 and exit code 2, and nothing is written."""

@@ -174,7 +174,7 @@ def export(needs_json: str | Path, outdir: str | Path, *, filter_text: str = "",
             (tmp / "needs.json").write_bytes(needs.raw)
         if sbom:
             sbom_writer.write(tmp / "sbom.cdx.json", source.epoch,
-                                 f"{needs.project or 'sphinx-needs'} export at {source.commit or 'no commit'}")
+                              f"{needs.project or 'sphinx-needs'} export at {source.commit or 'no commit'}")
         for path in attached:
             shutil.copyfile(path, tmp / path.name)
         manifest = {"export": facts, "files": {p.name: {"sha256": _sha256(p), "bytes": p.stat().st_size}

@@ -21,7 +21,7 @@ from pathlib import Path
 from . import crosswalk
 from .needs import NeedsFile, is_empty
 from .ordering import natural_key
-from .trace import Trace
+from .trace import Trace, linked_from
 from .tree import SOURCE_LINK
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
@@ -272,8 +272,7 @@ def submission_sheet(source: NeedsFile, selected: dict[str, dict], trace: Trace,
     needs = source.needs
 
     def back(need: dict, link: str | None, kind: str) -> list[str]:
-        ids = need.get(f"{link}_back") or [] if link else []
-        return sorted((i for i in ids if i in needs and needs[i]["type"] == kind), key=natural_key)
+        return sorted(linked_from(need, link, kind, needs), key=natural_key)
 
     threats = sorted((n for n in selected.values() if n["type"] == CHAIN_START), key=lambda n: natural_key(n["id"]))
     for threat in threats:

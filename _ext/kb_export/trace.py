@@ -37,17 +37,17 @@ class Trace:
     #: the next step (threat <- assesses <- risk <- mitigates <- design control)
     chain: dict[str, str] = field(default_factory=dict)
 
-    def covering_back(self, kind: str) -> str | None:
-        """The back-link field of a requirement that lists its covering needs of ``kind``."""
-        link = self.covering.get(kind)
-        return f"{link}_back" if link else None
-
     def covering_of(self, need: dict, kind: str, needs: dict) -> list[str]:
         """IDs of the needs of type ``kind`` that cover ``need``."""
-        back = self.covering_back(kind)
-        if back is None:
-            return []
-        return [i for i in need.get(back) or [] if i in needs and needs[i]["type"] == kind]
+        return linked_from(need, self.covering.get(kind), kind, needs)
+
+
+def linked_from(need: dict, link: str | None, kind: str, needs: dict) -> list[str]:
+    """IDs of the needs of type ``kind`` that link to ``need`` with ``link`` (none without a
+    link), in the order of its back links."""
+    if not link:
+        return []
+    return [i for i in need.get(f"{link}_back") or [] if i in needs and needs[i]["type"] == kind]
 
 
 def covering_links(model: dict) -> dict[str, str]:

@@ -1,7 +1,8 @@
 """Hygiene of a build: what it needs from the system, what content may link to, and how
 much memory it keeps scanning.
 
-Required programs: the build stops at the start with one line saying what to install. Without graphviz's ``dot``, each diagram would fail on its own, late in the build and with a
+Required programs: the build stops at the start with one line saying what to install.
+Without graphviz's ``dot``, each diagram would fail on its own, late in the build and with a
 message about a setting (``graphviz_dot``) rather than about a missing package. make checks
 first (tools/require-program); this check covers a plain ``sphinx-build``.
 
@@ -9,9 +10,10 @@ It stops the build with SystemExit and the message, not with an ExtensionError: 
 any exception, its own included, as a crash with a traceback and a log file, where a missing
 package needs one line.
 
-Safe links: links in content lead to pages, never run script. docutils turns any text that looks like a URI into a link, and a ``javascript:`` URI is one to
-it: ``<iframe src="javascript:alert(1)">`` pasted into a statement would be shown as text with
-a live ``javascript:`` link inside. A link whose scheme is not one of SCHEMES becomes plain text
+Safe links: links in content lead to pages, never run script. docutils turns any text that
+looks like a URI into a link, and a ``javascript:`` URI is one to it:
+``<iframe src="javascript:alert(1)">`` pasted into a statement would be shown as text with a
+live ``javascript:`` link inside. A link whose scheme is not one of SCHEMES becomes plain text
 again. (Markup itself is escaped by docutils, MyST's inline HTML is off in conf.py, and the raw
 directive is off in docutils.conf.)
 
@@ -29,9 +31,9 @@ every one; Sphinx loads them from the pickles it wrote, as it does in a parallel
 incremental build), collects once and freezes what is alive (``gc.freeze()``): the
 environment and the needs, which live to the end of the build. Later collections skip them
 and scan only what writing creates; ``build-finished`` unfreezes them. The doctrees must not
-be frozen: writing attaches new nodes to them, which a frozen doctree would keep alive after its page is written. A parallel build
-forks its writers after this, which also keeps them from copying pages a collection would
-touch."""
+be frozen: writing attaches new nodes to them, which a frozen doctree would keep alive after
+its page is written. A parallel build forks its writers after this, which also keeps them from
+copying pages a collection would touch."""
 
 from __future__ import annotations
 

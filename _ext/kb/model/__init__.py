@@ -25,7 +25,8 @@ VERSION = re.compile(r"^(?P<major>[1-9][0-9]*)\.(?P<minor>0|[1-9][0-9]*)$")
 
 
 class Model:
-    """ubproject.toml, read: ``raw`` is the parsed document; the methods answer questions."""
+    """ubproject.toml, read: ``raw`` is the parsed document; the methods answer questions. A
+    model is never changed after it is read, so what it derives is computed once."""
 
     def __init__(self, path: Path, raw: dict) -> None:
         self.path, self.raw = path, raw
@@ -37,7 +38,7 @@ class Model:
     def types(self) -> dict[str, dict]:
         return self.needs["types"]
 
-    @property
+    @functools.cached_property
     def site_types(self) -> dict[str, dict]:
         """The types this site holds needs of ([kb.site] types), in that order; the model's
         other types are declared for device projects."""
@@ -69,7 +70,7 @@ class Model:
     def tags(self) -> list[str]:
         return self.enum("tags")
 
-    @property
+    @functools.cached_property
     def tag_meanings(self) -> dict[str, str]:
         """Tag -> meaning ([kb.tags]), in the order of the vocabulary."""
         return {tag: self.kb["tags"][tag] for tag in self.tags}
@@ -80,21 +81,21 @@ class Model:
         """Phase -> the need type that covers a requirement of that phase ([kb.coverage])."""
         return self.kb.get("coverage", {})
 
-    @property
+    @functools.cached_property
     def covering_links(self) -> dict[str, str]:
         """Need type -> the link type by which its needs cover (from the count fields)."""
         return covering_links(self.raw)
 
-    @property
+    @functools.cached_property
     def covering_link_names(self) -> tuple[str, ...]:
         return tuple(self.covering_links.values())
 
-    @property
+    @functools.cached_property
     def states(self) -> tuple[str, ...]:
         """The coverage states of a requirement, in the model's order."""
         return coverage_states(self.raw)
 
-    @property
+    @functools.cached_property
     def trace(self) -> Trace:
         """The coverage rule as the exporter takes it."""
         return Trace(self.covering_links, self.states, chain_links(self.raw))
@@ -109,7 +110,7 @@ class Model:
     def mapping_links(self) -> list[str]:
         return list(self.evidence)
 
-    @property
+    @functools.cached_property
     def evidence_markers(self) -> dict[str, str]:
         return {link: decl["marker"] for link, decl in self.evidence.items() if decl.get("marker")}
 
@@ -127,7 +128,7 @@ class Model:
     def fixes(self) -> dict[str, str]:
         return self.kb.get("fix", {})
 
-    @property
+    @functools.cached_property
     def interchange(self) -> tuple[str, list[str]]:
         """(version, project-relative fields) of [kb.interchange], checked."""
         settings = self.kb.get("interchange", {})

@@ -17,6 +17,7 @@ its SHA256SUMS line (the export is a function of those inputs: same inputs, same
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import platform
@@ -26,12 +27,12 @@ from importlib import metadata
 from pathlib import Path
 
 from docutils import nodes
+from kb_export import FILES, ExportError, Source, Trace, export, exporter_digest, source_of
+from kb_export.needs import types_of
+from kb_export.tables import plan
 from sphinx.application import Sphinx
 from sphinx.errors import ExtensionError
 from sphinx.util import logging
-from kb_export import FILES, ExportError, Source, export, exporter_digest, source_of
-from kb_export.needs import types_of
-from kb_export.tables import plan
 from sphinx.util.docutils import SphinxDirective
 from sphinx_needs.api import get_needs_view
 
@@ -102,11 +103,12 @@ def export_site(app: Sphinx, exception: Exception | None) -> None:
     key_file.write_text(key)
 
 
-def export_key(needs_json: Path, base_url: str, markers: dict[str, str], trace, source: Source) -> str:
+def export_key(needs_json: Path, base_url: str, markers: dict[str, str], trace: Trace, source: Source) -> str:
     """A hash of everything the export's bytes depend on."""
     tools = sorted({(d.metadata["Name"] or "", d.version) for d in metadata.distributions()})
     inputs = {"needs.json": hashlib.sha256(needs_json.read_bytes()).hexdigest(), "base_url": base_url,
-              "markers": markers, "trace": [trace.covering, list(trace.states)], "source": [source.commit, source.epoch, source.tree],
+              "markers": markers, "trace": dataclasses.asdict(trace),
+              "source": [source.commit, source.epoch, source.tree],
               "exporter": exporter_digest(), "python": [sys.executable, platform.python_version()],
               "packages": tools}
     return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()

@@ -21,9 +21,9 @@ from pathlib import Path
 from urllib.parse import parse_qsl, urlencode
 
 from docutils import nodes
+from kb_export.ordering import natural_key
 from sphinx.application import Sphinx
 from sphinx.util import logging
-from kb_export.ordering import natural_key
 from sphinx.util.docutils import ReferenceRole, SphinxDirective
 from sphinx_needs.api import get_needs_view
 

@@ -26,10 +26,10 @@ from pathlib import Path
 
 from docutils import nodes
 from docutils.parsers.rst import directives
-from sphinx.application import Sphinx
-from sphinx.util import logging
 from kb_export.ordering import natural_key
 from kb_shared.tables import table as _table
+from sphinx.application import Sphinx
+from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 from sphinx_needs.api import get_needs_view
 

@@ -39,13 +39,9 @@ class LifeCycleDirective(SphinxDirective):
         return [life_cycle_node()]
 
 
-def _order(need) -> tuple:
-    return natural_key(need["id"])  # by document, then section: the IDs are numbered so
-
-
 def _need_list(app: Sphinx, docname: str, needs: list) -> nodes.Node:
     box = nodes.container(classes=["kb-life-cycle-needs"])
-    for need in sorted(needs, key=_order):
+    for need in sorted(needs, key=lambda n: natural_key(n["id"])):  # by document, then section
         para = nodes.paragraph()
         uri = app.builder.get_relative_uri(docname, need["docname"]) + "#" + need["id"]
         para += nodes.reference("", need["id"], refuri=uri, internal=True)
@@ -71,13 +67,14 @@ def render(app: Sphinx, docname: str) -> list[nodes.Node]:
     stages = model.enum("lifecycle_stage")
     needs = [n for n in get_needs_view(app).values() if n["type"] == "req" and n.get("lifecycle_stage")]
     every = [n for n in needs if set(n["lifecycle_stage"]) == set(stages)]
-    staged = [n for n in needs if n not in every]
+    everywhere = {n["id"] for n in every}
+    by_stage = {stage: [n for n in needs if stage in n["lifecycle_stage"] and n["id"] not in everywhere]
+                for stage in stages}
     out: list[nodes.Node] = []
 
     out.append(nodes.rubric(text="How responsibility moves between the parties"))
     rows = []
-    for stage in stages:
-        in_stage = [n for n in staged if stage in n["lifecycle_stage"]]
+    for stage, in_stage in by_stage.items():
         counts = {p: sum(1 for n in in_stage if p in (n.get("stakeholder") or [])) for p in PARTIES}
         cell = nodes.container()
         cell += _share_bar(counts)
@@ -88,9 +85,8 @@ def render(app: Sphinx, docname: str) -> list[nodes.Node]:
     out.append(nodes.rubric(text="In every stage"))
     out.append(_need_list(app, docname, every))
 
-    for stage in stages:
+    for stage, in_stage in by_stage.items():
         out.append(nodes.rubric(text=STAGE_TITLES.get(stage, stage), ids=[f"stage-{stage}"]))
-        in_stage = [n for n in staged if stage in n["lifecycle_stage"]]
         rows = []
         for duty in [None, *model.enum("duty")]:
             of_duty = [n for n in in_stage if n.get("duty") == duty]

@@ -49,7 +49,7 @@ from sphinx_needs.config import NeedsSphinxConfig
 from sphinx_needs.data import SphinxNeedsData
 from sphinx_needs.filter_common import filter_single_need
 
-from device_sbom import as_of
+from device_sbom import as_of, settings as sbom_settings
 from imdrf_interchange import load_interchange
 
 logger = logging.getLogger(__name__)
@@ -145,11 +145,6 @@ def chain_gaps(app: Sphinx, needs) -> None:
             lacks.append("support data (support level and end-of-support date)")
         need["missing"] = lacks or None
 
-
-def sbom_settings(app: Sphinx) -> dict:
-    path = Path(app.confdir) / (app.config.needs_from_toml or "ubproject.toml")
-    with open(path, "rb") as f:
-        return tomllib.load(f).get("device", {}).get("sbom", {})
 
 
 def check_decisions(needs, config, scope: str, covering: dict[str, str]) -> None:

@@ -11,6 +11,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -111,3 +112,23 @@ def documents_of(need: dict, needs: dict) -> set[str]:
 
 def of_type(needs: dict[str, dict], kind: str) -> dict[str, dict]:
     return {k: v for k, v in needs.items() if v["type"] == kind}
+
+
+def browsed(needs: dict[str, dict]) -> dict[str, dict]:
+    """The needs the browse page lists: those of the site's own types ([kb.site]); the
+    crosswalk's fits are shown on the crosswalk pages."""
+    model = tomllib.loads((ROOT / "ubproject.toml").read_text(encoding="utf-8"))
+    return {k: v for k, v in needs.items() if v["type"] in model["kb"]["site"]["types"]}
+
+
+def frameworks_of(need: dict, needs: dict) -> set[str]:
+    """From needs.json, as the browse page's Framework facet: a clause's framework; for a
+    requirement, the frameworks of the clauses it has a full or partial fit to (a topic link
+    alone is not a mapping)."""
+    fits = tomllib.loads((ROOT / "ubproject.toml").read_text(encoding="utf-8"))["kb"]["crosswalk"]["fits"]
+    out = set(need.get("part_of") or [])
+    for fit_id in need.get(f"{fits['requirement']}_back") or []:
+        fit = needs[fit_id]
+        if fit[fits["level"]] in fits["maps_to"]:
+            out.update(s for c in fit[fits["clause"]] for s in needs[c]["part_of"])
+    return out

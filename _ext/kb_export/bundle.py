@@ -29,9 +29,12 @@ from .trace import Trace
 FILES = {  # the fixed files of an export, and what each holds (the site's download list)
     "traceability.xlsx": "Workbook: About (commit, tools, counts, filter), requirements, traceability "
                          "matrix, design controls, tests, post-market activities, standards, coverage summary, "
-                         "crosswalk (every mapping to a framework clause with its evidence level)",
+                         "crosswalk (every topic link to a framework clause with its evidence level, and the fit "
+                         "that judges it: full, partial or related, with its reason), framework coverage "
+                         "(requirements with a full or partial fit, per framework), framework gaps (clauses "
+                         "no full or partial fit reaches)",
     "traceability.reqif": "ReqIF 1.2 for requirements tools: a type per need type, a relation per link "
-                          "(crosswalk mappings typed by their evidence level), the requirements in the tree "
+                          "(crosswalk topic links typed by their evidence level; fits as needs of their own), the requirements in the tree "
                           "of the guideline's sections",
     "needs.json": "Every need with all its fields and links, as sphinx-needs wrote it",
     "sbom.cdx.json": "CycloneDX SBOM of the Python toolchain that built the export",
@@ -107,7 +110,9 @@ def about(needs: NeedsFile, selected: dict[str, dict], source: Source, filter_te
         "needs per type": per_type,
         "links per link type": {l: sum(len(n.get(l) or []) for n in selected.values()) for l in needs.link_types},
         "requirements by coverage": {s: states.count(s) for s in trace.states},
-        "crosswalk": {"mappings": len(crosswalk.rows(needs, selected, markers)),
+        "crosswalk": {"topic links": len(xrows := crosswalk.rows(needs, selected, markers)),
+                      "fits by level": {level: sum(r["Fit"] == level for r in xrows)
+                                        for level in sorted({r["Fit"] for r in xrows})},
                       "evidence marker per mapping link type": markers or "none (no links to clauses)"},
         "tools": {"exporter": f"kb_export, sha256 {exporter_digest()}", "python": platform.python_version(),
                   **{d: _version(d) for d in ("openpyxl", "reqif", "lxml", "cyclonedx-bom")}},

@@ -107,7 +107,9 @@ def plan(types: dict[str, str]) -> list[tuple[str, str | None, str, str]]:
     out = [("about", None, "About", "about.csv"), known[0],
            ("matrix", None, "Traceability matrix", "traceability-matrix.csv"),
            *known[1:], ("summary", None, "Coverage summary", "coverage-summary.csv"),
-           ("crosswalk", None, "Crosswalk", "crosswalk.csv")]
+           ("crosswalk", None, "Crosswalk", "crosswalk.csv"),
+           ("framework coverage", None, "Framework coverage", "framework-coverage.csv"),
+           ("framework gaps", None, "Framework gaps", "framework-gaps.csv")]
     if CHAIN_START in types:  # a device's security file
         out.append(("submission", None, "Submission traceability", "submission-traceability.csv"))
     titles = {title.lower() for _, _, title, _ in out}
@@ -141,6 +143,10 @@ def build(source: NeedsFile, selected: dict[str, dict], base_url: str | None, ab
             sheets.append(summary_sheet(source, selected, trace, title, csv_name))
         elif kind == "crosswalk":
             sheets.append(crosswalk_sheet(source, selected, markers, base_url, title, csv_name))
+        elif kind == "framework coverage":
+            sheets.append(framework_coverage_sheet(source, selected, base_url, title, csv_name))
+        elif kind == "framework gaps":
+            sheets.append(framework_gaps_sheet(source, markers, base_url, title, csv_name))
         elif kind == "submission":
             sheets.append(submission_sheet(source, selected, trace, base_url, title, csv_name))
         else:
@@ -250,10 +256,32 @@ def crosswalk_sheet(source: NeedsFile, selected: dict[str, dict], markers: dict[
     """One row per mapping link of a selected need to a clause, with its evidence marker; the
     header row alone when the file has no mappings."""
     sheet = Sheet(title, csv_name, list(crosswalk.COLUMNS),
-                  wide=("Requirement title", "Framework document", "Clause title"))
+                  wide=("Requirement title", "Framework document", "Clause title", "Reason"))
     for row in crosswalk.rows(source, selected, markers):
         sheet.rows.append([cell(row[c]) for c in sheet.columns])
         sheet.urls.append(need_url(source.needs[row["Requirement"]], base_url))
+    return sheet
+
+
+def framework_coverage_sheet(source: NeedsFile, selected: dict[str, dict], base_url: str | None,
+                             title: str, csv_name: str) -> Sheet:
+    """Per framework, the selected requirements that a full or partial fit maps to it."""
+    sheet = Sheet(title, csv_name, list(crosswalk.COVERAGE_COLUMNS),
+                  wide=("Requirement title", "Framework document"))
+    for row in crosswalk.coverage_rows(source, selected):
+        sheet.rows.append([cell(row[c]) for c in sheet.columns])
+        sheet.urls.append(need_url(source.needs[row["Requirement"]], base_url))
+    return sheet
+
+
+def framework_gaps_sheet(source: NeedsFile, markers: dict[str, str], base_url: str | None,
+                         title: str, csv_name: str) -> Sheet:
+    """The clauses of every framework that no full or partial fit reaches. From the whole
+    file: a filter selects requirements, and a gap is a clause no requirement reaches."""
+    sheet = Sheet(title, csv_name, list(crosswalk.GAP_COLUMNS), wide=("Framework document", "Clause title"))
+    for row in crosswalk.gap_rows(source, markers):
+        sheet.rows.append([cell(row[c]) for c in sheet.columns])
+        sheet.urls.append(need_url(source.needs[row["Clause"]], base_url))
     return sheet
 
 

@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl
 
 import pytest
 
-from conftest import documents_of
+from conftest import browsed, documents_of, frameworks_of
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -26,7 +26,6 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 LOCAL = ("file://", "http://127.0.0.1:", "blob:", "data:")
 FIELD = {"tag": "tags", "type": "type", "stakeholder": "stakeholder", "phase": "phase",
          "section": "section", "coverage": "coverage", "stage": "lifecycle_stage"}
-MAPPING_LINKS = ("maps_primary", "maps_primary_outline", "maps_secondary", "maps_fda_cited", "maps_fit_judgement")
 
 
 @pytest.fixture(scope="session")
@@ -103,23 +102,16 @@ def page(chromium):
 
 # ---------------------------------------------------------------------------- helpers
 
-def frameworks(need: dict, needs: dict) -> set[str]:
-    """The frameworks of a need, from needs.json: a clause's part_of; for the others, the part_of
-    of every clause they map to."""
-    return {s for c in [need["id"]] + [c for l in MAPPING_LINKS for c in need.get(l) or []]
-            for s in needs[c].get("part_of") or []}
-
-
 def matching(needs: dict, **facets: str) -> set[str]:
     """IDs of the needs that carry every given facet value, from needs.json."""
     def values(need, key):
         if key == "framework":
-            return frameworks(need, needs)
+            return frameworks_of(need, needs)
         if key == "document":
             return documents_of(need, needs)
         value = need[FIELD[key]]
         return value if isinstance(value, list) else [value]
-    return {i for i, n in needs.items() if all(v in values(n, k) for k, v in facets.items())}
+    return {i for i, n in browsed(needs).items() if all(v in values(n, k) for k, v in facets.items())}
 
 
 def open_browse(page, root: str, query: str = "") -> None:
@@ -244,7 +236,7 @@ def test_free_text_matches_id_title_and_statement(page, root, needs):
 
 def test_unknown_values_in_the_url_are_ignored(page, root, needs):
     open_browse(page, root, "?tag=no-such-tag&colour=blue")
-    assert result_count(page) == len(needs)
+    assert result_count(page) == len(browsed(needs))
 
 
 def test_keyboard_and_screen_reader(page, root, needs):
@@ -263,7 +255,7 @@ def test_keyboard_and_screen_reader(page, root, needs):
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.value") == "patient-safety"
     page.keyboard.press("Space")
-    assert query_of(page) == [] and result_count(page) == len(needs)
+    assert query_of(page) == [] and result_count(page) == len(browsed(needs))
 
 
 def test_csv_download_holds_the_filtered_view(page, root, needs):
@@ -279,7 +271,7 @@ def test_csv_download_holds_the_filtered_view(page, root, needs):
     for row in rows[1:]:
         need = needs[row[0]]
         assert row[2] == need["title"] and row[4] == "; ".join(need["stakeholder"])
-        assert set(row[8].split("; ")) - {""} == frameworks(need, needs)
+        assert set(row[8].split("; ")) - {""} == frameworks_of(need, needs)
         assert row[9].endswith(f"{need['docname']}.html#{need['id']}")
 
 

@@ -26,8 +26,10 @@ or to the one a label before it in the cell names ("MDR-AI 17.2", "FDA25 VII.C.1
 
 from __future__ import annotations
 
+import html
 import re
 import tomllib
+from collections import Counter
 from functools import lru_cache
 from pathlib import Path
 
@@ -431,8 +433,8 @@ def test_mappings_leave_every_reviewed_link_unsuspected(needs):
 def test_mapping_link_types_are_left_out_of_the_fingerprint():
     exclude = MODEL["needs"]["fields"]["fingerprint"]["derive"]["exclude"]
     clause_links = [name for name, decl in MODEL["needs"]["links"].items()
-                    if decl.get("target_types") == ["clause"]]
-    assert set(clause_links) == set(EVIDENCE)
+                    if decl.get("target_types") == ["clause"] and name != MODEL["kb"]["crosswalk"]["fits"]["clause"]]
+    assert set(clause_links) == set(EVIDENCE)  # a fit's own link to its clause is part of the fit
     assert set(clause_links) | {"part_of"} <= set(exclude)
 
 
@@ -484,9 +486,150 @@ def test_framework_page_lists_the_silent_topics(site, column):
     assert listed == silent_topics(column)
 
 
-def test_framework_pages_list_requirements(site):
-    html = site.html("requirements/crosswalk/frameworks/iec-81001-5-1.html")
-    assert "REQ_N60_5_3_04" in html and "Requirement by requirement" in html
+# ---------------------------------------------------------------------- fits
+
+FITS = MODEL["kb"]["crosswalk"]["fits"]
+MARKERS = {decl["marker"] for decl in EVIDENCE.values()}
+UNCONFIRMED = {"(unverified fit)", "[S-FDA]"}  # the crosswalk has not confirmed the clause text
+
+
+@pytest.fixture(scope="module")
+def fits(needs):
+    return of_type(needs, FITS["type"])
+
+
+def pair(fit) -> tuple[str, str]:
+    return fit[FITS["requirement"]][0], fit[FITS["clause"]][0]
+
+
+def test_every_fit_carries_a_level_its_evidence_and_a_reason(fits, needs):
+    assert len(fits) > 500
+    for fit_id, fit in fits.items():
+        assert fit[FITS["level"]] in ("full", "partial", "related"), fit_id
+        assert fit[FITS["evidence"]] in MARKERS, fit_id
+        reason = fit[FITS["reason"]]
+        assert reason.endswith(".") and "\n" not in reason and 20 <= len(reason), fit_id
+        assert len(reason.split()) <= 45, fit_id
+        assert len(fit[FITS["requirement"]]) == 1 and len(fit[FITS["clause"]]) == 1, fit_id
+        req_id, clause_id = pair(fit)
+        assert (needs[req_id]["type"], needs[clause_id]["type"]) == ("req", "clause"), fit_id
+
+
+def test_every_fit_judges_a_topic_link_and_takes_its_evidence(fits, needs):
+    """A fit is never a new mapping: its requirement has a topic link to its clause, and its
+    evidence is that link's marker (the first, in [kb.evidence] order, if there are two)."""
+    for fit_id, fit in fits.items():
+        req_id, clause_id = pair(fit)
+        links = [link for link in EVIDENCE if clause_id in needs[req_id][link]]
+        assert links, fit_id
+        assert fit[FITS["evidence"]] == EVIDENCE[links[0]]["marker"], fit_id
+    assert len({pair(f) for f in fits.values()}) == len(fits)  # one judgement per pair
+
+
+def test_every_fit_is_to_a_clause_the_crosswalk_gives_under_the_fits_topic(fits, needs):
+    """No clause outside crosswalk.md: the clause of each fit is named, with an evidence level,
+    in the crosswalk's table of the topic whose page holds the fit."""
+    outside = []
+    for fit_id, fit in fits.items():
+        topic = int(re.search(r"/t(\d+)-", fit["docname"])[1])
+        clause = needs[pair(fit)[1]]
+        if crosswalk_level(topic, CODE[clause["part_of"][0]], clause["clause_ref"]) not in EVIDENCE:
+            outside.append((fit_id, topic))
+    assert outside == []
+
+
+def test_no_full_fit_to_a_clause_the_crosswalk_has_not_confirmed(fits):
+    assert {f[FITS["evidence"]] for f in fits.values()} >= {"[P]", "[S]"}
+    assert [i for i, f in fits.items() if f[FITS["evidence"]] in UNCONFIRMED and f[FITS["level"]] == "full"] == []
+
+
+def test_the_schema_refuses_a_full_fit_the_crosswalk_has_not_confirmed():
+    rule = next(r for r in MODEL["needs"]["schema_definitions"]["schemas"] if r["id"] == "fit-evidence")
+    assert set(rule["select"]["properties"]["evidence"]["enum"]) == UNCONFIRMED
+    assert "full" not in rule["validate"]["local"]["properties"][FITS["level"]]["enum"]
+
+
+def test_each_reason_is_written_for_its_pair(fits):
+    counts = Counter(f[FITS["reason"]] for f in fits.values())
+    assert [r for r, n in counts.items() if n > 2] == []
+
+
+def test_topic_links_are_not_called_mappings():
+    """The topic relation says "on the topic of"; "maps to" is a full or partial fit."""
+    for link in EVIDENCE:
+        declared = MODEL["needs"]["links"][link]
+        assert declared["outgoing"].startswith("on the topic of"), link
+        assert "maps to" not in declared["outgoing"] + declared["incoming"], link
+    assert FITS["maps_to"] == ["full", "partial"]
+
+
+def table_after(html: str, heading: str, css: str) -> str:
+    rest = html.split(heading, 1)[1]
+    return rest.split(f'class="{css}', 1)[1].split("</table>", 1)[0]
+
+
+def test_topic_pages_show_each_fit_with_its_reason_anchored_where_written(site, fits, needs):
+    for n, page in topic_pages().items():
+        docname = f"requirements/crosswalk/topics/{page.stem}"
+        html = site.html(docname + ".html")
+        table = html.split('class="kb-crosswalk-fits', 1)[1].split("</table>", 1)[0]
+        anchors = set(re.findall(r'<tr[^>]*\bid="(FIT_[A-Z0-9_]+)"', table))
+        assert anchors == {i for i, f in fits.items() if f["docname"] == docname}, page.name
+        text = plain(table)
+        for fit_id in anchors:
+            assert plain(fits[fit_id][FITS["reason"]]) in text, fit_id
+        assert "Maps to:" in html and "See also (on the topic, no fit):" in html, page.name
+
+
+def plain(markup: str) -> str:
+    """Text without tags and entities, quotes straight (docutils makes them typographic)."""
+    text = html.unescape(re.sub(r"<[^>]+>", "", markup))
+    return " ".join(text.translate(str.maketrans("\u2018\u2019\u201c\u201d", "''\"\"")).split())
+
+
+def framework_fits(column: dict, fits: dict, needs: dict) -> tuple[set[str], set[str], list[str]]:
+    """(requirements mapped, clauses no maps-to fit reaches, every clause) of one column."""
+    clauses = [i for i, c in of_type(needs, "clause").items() if c["part_of"][0] in column["standards"]]
+    maps = [f for f in fits.values() if pair(f)[1] in clauses and f[FITS["level"]] in FITS["maps_to"]]
+    reached = {pair(f)[1] for f in maps}
+    return {pair(f)[0] for f in maps}, set(clauses) - reached, clauses
+
+
+@pytest.mark.parametrize("column", MODEL["kb"]["crosswalk"]["columns"], ids=lambda c: c["key"])
+def test_framework_page_shows_its_coverage_both_ways(site, column, fits, needs):
+    html = site.html(column["page"] + ".html")
+    mapped, gaps, clauses = framework_fits(column, fits, needs)
+    if mapped:
+        table = table_after(html, "Requirements that map to it", "kb-crosswalk-requirements")
+        assert set(re.findall(r">(REQ_[A-Z0-9_]+)<", table)) == mapped
+    if gaps:
+        table = table_after(html, "Clauses no requirement reaches", "kb-crosswalk-gaps")
+        firsts = {m for m in re.findall(r'<tr[^>]*>\s*<td><p><a[^>]*#(CL_[A-Z0-9_]+)"', table)}
+        assert firsts == gaps, column["key"]
+    assert f"{len(clauses)} clauses on" in html
+
+
+def test_coverage_page_counts_every_framework(site, fits, needs):
+    html = site.html("requirements/crosswalk/coverage.html")
+    table = html.split('class="kb-crosswalk-coverage', 1)[1].split("</table>", 1)[0]
+    rows = re.findall(r"<tr[^>]*>(.*?)</tr>", table, re.S)[1:]
+    assert len(rows) == len(MODEL["kb"]["crosswalk"]["columns"])
+    for column, row in zip(MODEL["kb"]["crosswalk"]["columns"], rows):
+        cells = [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+        mapped, gaps, clauses = framework_fits(column, fits, needs)
+        assert cells[0] == column["label"].replace("&", "&amp;")
+        assert cells[1:5] == [str(len(clauses)), str(len(clauses) - len(gaps)), str(len(gaps)), str(len(mapped))]
+
+
+def test_matrix_shows_only_clauses_with_a_fit(site, fits, needs):
+    """A clause named in a matrix cell has a full or partial fit from a requirement of that
+    topic; the others are counted as see also."""
+    html = site.html("requirements/crosswalk/matrix.html")
+    table = html.split("kb-crosswalk-matrix", 1)[1].split("</table>", 1)[0]
+    named = set(re.findall(r'#(CL_[A-Z0-9_]+)"', table))
+    maps_to = {pair(f)[1] for f in fits.values() if f[FITS["level"]] in FITS["maps_to"]}
+    assert named and named <= maps_to
+    assert "see also:" in table
 
 
 def test_matrix_has_every_topic_and_framework(site):

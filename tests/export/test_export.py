@@ -34,16 +34,20 @@ from kb_export.ordering import natural_key
 from kb_export.tables import FORMULA_TRIGGERS, untext
 
 BASE_URL = "https://kb.example.org/"
-REPORT_SHEETS = {"About", "Traceability matrix", "Coverage summary", "Crosswalk"}
+REPORT_SHEETS = {"About", "Traceability matrix", "Coverage summary", "Crosswalk", "Framework coverage",
+                 "Framework gaps"}
 EVERY_FILE = {"traceability.xlsx", "traceability.reqif", "needs.json", "sbom.cdx.json", "manifest.json",
               "SHA256SUMS", "about.csv", "requirements.csv", "traceability-matrix.csv",
               "design-controls.csv", "tests.csv", "post-market-activities.csv", "standards.csv",
-              "coverage-summary.csv", "crosswalk.csv", "type-guideline.csv", "type-clause.csv"}
+              "coverage-summary.csv", "crosswalk.csv", "framework-coverage.csv", "framework-gaps.csv",
+              "type-guideline.csv", "type-clause.csv", "type-fit.csv"}
 MODEL = tomllib.loads((ROOT / "ubproject.toml").read_text(encoding="utf-8"))
 # The crosswalk's evidence levels: mapping link type -> marker, as the model declares them.
 EVIDENCE = {link: decl["marker"] for link, decl in MODEL["kb"]["evidence"].items()}
+FITS = MODEL["kb"]["crosswalk"]["fits"]
 CROSSWALK_COLUMNS = ["Requirement", "Requirement title", "Section", "Framework", "Framework document",
-                     "Clause", "Clause ref", "Clause title", "Evidence", "Link type"]
+                     "Clause", "Clause ref", "Clause title", "Relation", "Fit", "Reason", "Fit ID",
+                     "Evidence", "Link type"]
 
 
 def run_export(needs_json: Path, out: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -299,17 +303,29 @@ def test_matrix_and_summary_equal_needs_json(exported, needs):
 
 # ------------------------------------------------------------------ the crosswalk
 
+def fits_of(needs: dict[str, dict]) -> dict[tuple[str, str], dict]:
+    """(requirement, clause) -> its fit, from the fit needs of needs.json."""
+    fits = [n for n in needs.values() if n["type"] == FITS["type"]]
+    return {(f[FITS["requirement"]][0], f[FITS["clause"]][0]): f for f in fits}
+
+
 def mappings_of(needs: dict[str, dict]) -> list[tuple]:
-    """Every maps_* link of needs.json as a row of the Crosswalk sheet, from needs.json alone."""
+    """Every maps_* link of needs.json as a row of the Crosswalk sheet, with the fit that
+    judges it, from needs.json alone."""
     rows = []
+    fits = fits_of(needs)
     for need in needs.values():
         for link in sorted(k for k in need if k.startswith("maps_") and not k.endswith("_back")):
             for clause_id in need[link]:
                 clause = needs[clause_id]
                 framework = clause["part_of"][0]
+                fit = fits.get((need["id"], clause_id))
+                level = fit[FITS["level"]] if fit else "topic only"
                 rows.append((need["id"], need["title"], need.get("section") or "", framework,
                              needs[framework]["doc_id"], clause_id, clause["clause_ref"],
-                             clause["clause_title"] or "", EVIDENCE[link], link))
+                             clause["clause_title"] or "", "maps to" if level in FITS["maps_to"] else "see also",
+                             level, fit[FITS["reason"]] if fit else "", fit["id"] if fit else "",
+                             EVIDENCE[link], link))
     return rows
 
 
@@ -329,8 +345,10 @@ def test_mapping_link_types_are_the_models_evidence_levels(document):
     the exporter's built-in markers (used without a table, e.g. by make export) are the model's."""
     maps = {l for l in link_types_of(document) if l.startswith("maps_")}
     assert maps == set(EVIDENCE)
-    assert {l for l, d in MODEL["needs"]["links"].items() if d["target_types"] == ["clause"]} == maps
+    assert {l for l, d in MODEL["needs"]["links"].items() if d["target_types"] == ["clause"]} == \
+        maps | {FITS["clause"]}
     assert kb_export_crosswalk.EVIDENCE == EVIDENCE
+    assert kb_export_crosswalk.FITS == FITS  # the exporter's built-in names are the model's
 
 
 def test_crosswalk_sheet_and_csv_hold_every_mapping_with_its_evidence(exported, needs):
@@ -341,15 +359,78 @@ def test_crosswalk_sheet_and_csv_hold_every_mapping_with_its_evidence(exported, 
                          crosswalk_rows_csv(exported / "crosswalk.csv")):
         assert header == CROSSWALK_COLUMNS
         assert Counter(rows) == Counter(expected)  # exactly the maps_* links, each once
-        assert all(r[8] == EVIDENCE[r[9]] for r in rows)
+        assert all(r[12] == EVIDENCE[r[13]] for r in rows)
+    levels = Counter(r[9] for r in expected)
+    assert set(levels) == {"full", "partial", "related", "topic only"}
     facts = json.loads((exported / "manifest.json").read_text())["export"]
-    assert facts["crosswalk"] == {"mappings": len(expected), "evidence marker per mapping link type": EVIDENCE}
+    assert facts["crosswalk"] == {"topic links": len(expected), "fits by level": dict(sorted(levels.items())),
+                                  "evidence marker per mapping link type": EVIDENCE}
+
+
+def test_every_maps_to_row_carries_its_fit_level_and_reason(exported, needs):
+    """Only a full or partial fit is "maps to"; every such row has its level, reason and fit
+    ID, and the evidence of the fit is the evidence of the topic link it judges."""
+    _, rows = crosswalk_rows_csv(exported / "crosswalk.csv")
+    maps_to = [r for r in rows if r[8] == "maps to"]
+    assert maps_to and len(maps_to) < len(rows) / 4
+    for row in rows:
+        assert (row[8] == "maps to") == (row[9] in FITS["maps_to"]), row
+        if row[9] != "topic only":
+            fit = needs[row[11]]
+            assert (fit[FITS["level"]], fit[FITS["reason"]], fit[FITS["evidence"]]) == (row[9], row[10], row[12])
+            assert row[10].endswith(".") and len(row[10]) >= 20
+
+
+def framework_coverage_of(needs: dict[str, dict]) -> list[tuple]:
+    per = {}
+    for (req_id, clause_id), fit in fits_of(needs).items():
+        if fit[FITS["level"]] in FITS["maps_to"]:
+            framework = needs[clause_id]["part_of"][0]
+            per.setdefault((framework, req_id), {"full": [], "partial": []})[fit[FITS["level"]]].append(clause_id)
+    rows = []
+    for (framework, req_id), levels in per.items():
+        req = needs[req_id]
+        rows.append((framework, needs[framework]["doc_id"], req_id, req["title"], req["section"],
+                     *("\n".join(sorted(levels[l], key=lambda c: (natural_key(needs[c]["clause_ref"]), natural_key(c))))
+                       for l in ("full", "partial"))))
+    return rows
+
+
+def framework_gaps_of(needs: dict[str, dict]) -> list[tuple]:
+    fits = fits_of(needs)
+    reached = {c for (_, c), f in fits.items() if f[FITS["level"]] in FITS["maps_to"]}
+    rows = []
+    for clause in of_type(needs, "clause").values():
+        if clause["id"] in reached:
+            continue
+        related = sorted((r for (r, c) in fits if c == clause["id"]), key=natural_key)
+        topic = {n for link in EVIDENCE for n in clause[f"{link}_back"]}
+        framework = clause["part_of"][0]
+        rows.append((framework, needs[framework]["doc_id"], clause["id"], clause["clause_ref"],
+                     clause["clause_title"] or "", "\n".join(related), str(len(topic))))
+    return rows
+
+
+def test_framework_coverage_and_gap_sheets_are_the_fits_both_ways(exported, needs):
+    """Per framework, the requirements a full or partial fit maps there, and the clauses no such
+    fit reaches; the same rows in the workbook and the CSV files."""
+    workbook = openpyxl.load_workbook(exported / "traceability.xlsx")
+    for title, csv_name, expected in (("Framework coverage", "framework-coverage.csv", framework_coverage_of(needs)),
+                                      ("Framework gaps", "framework-gaps.csv", framework_gaps_of(needs))):
+        assert len(expected) > 50, title
+        sheet = [tuple("" if v is None else untext(v) for v in r) for r in workbook[title].iter_rows(values_only=True)]
+        _, from_csv = crosswalk_rows_csv(exported / csv_name)
+        assert Counter(tuple(str(v) for v in r) for r in sheet[1:]) == Counter(expected), title
+        assert Counter(from_csv) == Counter(expected), title
+    gaps = {r[2] for r in framework_gaps_of(needs)}
+    covered = {c for r in framework_coverage_of(needs) for cell in r[5:] for c in cell.split("\n") if c}
+    assert gaps and not gaps & covered and gaps | covered == set(of_type(needs, "clause"))
 
 
 def test_crosswalk_rows_are_sorted_by_requirement_framework_and_clause(exported, needs):
     _, rows = crosswalk_rows_csv(exported / "crosswalk.csv")
     keys = [(natural_key(r[2]), natural_key(r[0]), natural_key(r[3]), natural_key(r[6]), natural_key(r[5]),
-             list(EVIDENCE).index(r[9])) for r in rows]
+             list(EVIDENCE).index(r[13])) for r in rows]
     assert keys == sorted(keys)
     # the requirements in the order of the Requirements sheet, each one's rows together
     with open(exported / "requirements.csv", newline="", encoding="utf-8") as f:
@@ -383,6 +464,7 @@ def test_workbook_layout(exported, needs):
     assert workbook.sheetnames[:9] == ["About", "Requirements", "Traceability matrix", "Design controls",
                                        "Tests", "Post-market activities", "Standards", "Coverage summary",
                                        "Crosswalk"]
+    assert workbook.sheetnames[9:11] == ["Framework coverage", "Framework gaps"]
     for ws in workbook.worksheets:
         assert ws.freeze_panes in ("A2", "B2"), ws.title
         assert ws.auto_filter.ref and ws.auto_filter.ref.startswith("A1:"), ws.title
@@ -656,10 +738,11 @@ def test_crosswalk_of_another_project_is_read_from_its_needs_json(tmp_path):
     }
     needs_json = tmp_path / "needs.json"
     needs_json.write_text(json.dumps(foreign_document(needs)), encoding="utf-8")
-    expected = [("SPEC_A", "spec SPEC_A", "1", "", "", "CL_LOOSE", "A.1", "", "{custom}", "maps_custom"),
-                ("SPEC_A", "spec SPEC_A", "1", "STD_X", "X 1:2020", "CL_X_1", "1", "Scope", "[P]", "maps_primary"),
-                ("SPEC_A", "spec SPEC_A", "1", "STD_X", "X 1:2020", "CL_X_2", "2", "", "[P]", "maps_primary"),
-                ("SPEC_B", "spec SPEC_B", "2", "STD_X", "X 1:2020", "CL_X_1", "1", "Scope", "{custom}", "maps_custom")]
+    unjudged = ("see also", "topic only", "", "")
+    expected = [("SPEC_A", "spec SPEC_A", "1", "", "", "CL_LOOSE", "A.1", "", *unjudged, "{custom}", "maps_custom"),
+                ("SPEC_A", "spec SPEC_A", "1", "STD_X", "X 1:2020", "CL_X_1", "1", "Scope", *unjudged, "[P]", "maps_primary"),
+                ("SPEC_A", "spec SPEC_A", "1", "STD_X", "X 1:2020", "CL_X_2", "2", "", *unjudged, "[P]", "maps_primary"),
+                ("SPEC_B", "spec SPEC_B", "2", "STD_X", "X 1:2020", "CL_X_1", "1", "Scope", *unjudged, "{custom}", "maps_custom")]
     for args, custom in (([], "maps_custom"), (["--evidence", "maps_custom=[C]"], "[C]")):
         out = tmp_path / f"out{len(args)}"
         proc = run_export(needs_json, out, "--no-sbom", *args)

@@ -75,6 +75,15 @@ CASES = [
     Case("bad-no-implements", "index.rst:28", "DC_FIXTURE_01",
          ("Field:          implements", "[] has less than 1 item"),
          "give :implements: at least one req ID (the requirements a design control implements)"),
+    Case("bad-fit-not-on-topic", "index.rst:44", "FIT_FIXTURE_01_TO_FIXTURE_1_1",
+         ("judges REQ_FIXTURE_01 against CL_FIXTURE_1_1, but no topic link of the crosswalk joins them",),
+         "judge only a pair the crosswalk's topic tables link"),
+    Case("bad-fit-full-unverified", "index.rst:45", "FIT_FIXTURE_01_TO_FIXTURE_1_1",
+         ("cannot be full", '"full" is not one of'),
+         "make the fit partial or related"),
+    Case("bad-fit-level", "index.rst:45", "FIT_FIXTURE_01_TO_FIXTURE_1_1",
+         ("has the fit level 'complete', which is not one of full, partial, related",),
+         "give the fit level full"),
     Case("bad-empty-statement", "index.rst:15", "REQ_FIXTURE_01",
          ("every need needs a statement", '"content" is a required property'),
          "write the statement as the directive's content"),
@@ -141,7 +150,8 @@ def test_id_prefix_rules_match_the_types():
         if rule["id"].startswith("id-prefix-"):
             need_type = rule["select"]["properties"]["type"]["const"]
             demanded[need_type] = rule["validate"]["local"]["properties"]["id"]["pattern"]
-    assert demanded == {name: "^" + MODEL["needs"]["types"][name]["prefix"] for name in MODEL["kb"]["site"]["types"]}
+    site_types = [*MODEL["kb"]["site"]["types"], MODEL["kb"]["crosswalk"]["fits"]["type"]]
+    assert demanded == {name: "^" + MODEL["needs"]["types"][name]["prefix"] for name in site_types}
 
 
 def test_fix_hints_use_only_placeholders_kb_checks_fills():

@@ -8,14 +8,14 @@ import tomllib
 
 import pytest
 
-from conftest import ROOT, build_fixture, documents_of
+from conftest import ROOT, browsed, build_fixture, documents_of, frameworks_of
 
 from kb.views.browse import FACETS, plain_text
 
 MODEL = tomllib.loads((ROOT / "ubproject.toml").read_text(encoding="utf-8"))
 PREFIX = "window.KB_BROWSE_DATA = "
 # The crosswalk's mapping link types: those the model lets point to clauses only.
-MAPPING_LINKS = [l for l, d in MODEL["needs"]["links"].items() if d["target_types"] == ["clause"]]
+MAPPING_LINKS = list(MODEL["kb"]["evidence"])  # the crosswalk's topic links
 COLUMN_STANDARDS = [s for c in MODEL["kb"]["crosswalk"]["columns"] for s in c["standards"]]
 
 
@@ -24,15 +24,6 @@ def data(site) -> dict:
     text = (site.outdir / "_static" / "kb-browse-data.js").read_text(encoding="ascii")
     assert text.startswith(PREFIX) and text.endswith(";\n")
     return json.loads(text[len(PREFIX):-2])
-
-
-def frameworks(need: dict, needs: dict) -> set[str]:
-    """From needs.json: the standards of the clauses a need maps to; a clause's own."""
-    out = set(need.get("part_of") or [])
-    for link in MAPPING_LINKS:
-        for clause_id in need.get(link) or []:
-            out.update(needs[clause_id]["part_of"])
-    return out
 
 
 def field_values(need: dict, field: str) -> list[str]:
@@ -45,7 +36,7 @@ def field_values(need: dict, field: str) -> list[str]:
 def test_data_holds_every_need_once(data, needs):
     ids = [n["id"] for n in data["needs"]]
     assert len(ids) == len(set(ids))
-    assert set(ids) == set(needs)
+    assert set(ids) == set(browsed(needs))
 
 
 def test_data_facets_equal_needs_json(data, needs):
@@ -58,7 +49,7 @@ def test_data_facets_equal_needs_json(data, needs):
             got = [facet["values"][i]["value"] for i in indexes]
             if key == "framework":
                 order = [v["value"] for v in facet["values"]]
-                assert got == sorted(frameworks(need, needs), key=order.index), (need["id"], key)
+                assert got == sorted(frameworks_of(need, needs), key=order.index), (need["id"], key)
             elif key == "document":
                 order = [v["value"] for v in facet["values"]]
                 assert got == sorted(documents_of(need, needs), key=order.index), (need["id"], key)
@@ -90,11 +81,14 @@ def test_framework_facet_holds_requirements_and_clauses_of_each_framework(data, 
             members[facet["values"][i]["value"]].add(record["id"])
     for standard, ids in members.items():
         clauses = {i for i, n in needs.items() if n["type"] == "clause" and n["part_of"] == [standard]}
-        reqs = {i for i, n in needs.items() if n["type"] == "req"
-                and any(c in clauses for l in MAPPING_LINKS for c in n[l])}
+        reqs = {i for i, n in needs.items() if n["type"] == "req" and standard in frameworks_of(n, needs)}
         assert clauses and reqs and ids == clauses | reqs, standard
     assert sum(1 for r in data["needs"] if r["facets"][f]) == \
-        sum(1 for n in needs.values() if n["type"] == "clause" or any(n.get(l) for l in MAPPING_LINKS))
+        sum(1 for n in browsed(needs).values() if frameworks_of(n, needs))
+    # a topic link alone does not put a requirement in a framework
+    topic_only = [i for i, n in needs.items() if n["type"] == "req" and any(n[l] for l in MAPPING_LINKS)
+                  and not frameworks_of(n, needs)]
+    assert topic_only
 
 
 def test_data_links_every_need_to_its_anchor(data, needs, site):

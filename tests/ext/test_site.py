@@ -16,7 +16,7 @@ def test_needs_json_holds_every_type_of_the_site(site, needs):
     """The site's own types ([kb.site]); the types of a device's security file are declared for
     device projects and have no need here."""
     assert (site.outdir / "needs.json").is_file()
-    assert {n["type"] for n in needs.values()} == set(MODEL["kb"]["site"]["types"])
+    assert {n["type"] for n in needs.values()} == {*MODEL["kb"]["site"]["types"], MODEL["kb"]["crosswalk"]["fits"]["type"]}
     assert set(MODEL["kb"]["site"]["types"]) < set(MODEL["needs"]["types"])
 
 

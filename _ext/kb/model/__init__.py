@@ -118,6 +118,12 @@ class Model:
     def crosswalk(self) -> dict:
         return self.kb["crosswalk"]
 
+    @functools.cached_property
+    def fits(self) -> dict:
+        """[kb.crosswalk.fits]: the fit type, its links to the requirement and the clause, its
+        fields (level, reason, evidence) and the levels that count as maps to."""
+        return dict(self.kb.get("crosswalk", {}).get("fits", {}))
+
     @property
     def documents(self) -> dict[str, str]:
         """Guideline need ID -> its short name ([kb.documents]), in the order pages list them."""
@@ -179,6 +185,17 @@ def check(app: Sphinx, config) -> None:
     if missing:
         raise ConfigError(f"{FILE}: no count field derives the covering link of {missing}, "
                           "which [kb.coverage] names")
+    if "fits" in model.kb.get("crosswalk", {}):
+        fits = model.fits
+        problems = [] if fits.get("type") in model.types else [f"type {fits.get('type')!r}"]
+        problems += [f"{k} link {fits.get(k)!r}" for k in ("requirement", "clause") if fits.get(k) not in model.links]
+        problems += [f"{k} field {fits.get(k)!r}" for k in ("level", "reason", "evidence")
+                     if fits.get(k) not in model.fields]
+        if not problems:
+            problems += [f"level {v!r}" for v in fits.get("maps_to", []) if v not in model.enum(fits["level"])]
+        if problems:
+            raise ConfigError(f"{FILE} [kb.crosswalk.fits] names what the model does not declare: "
+                              + ", ".join(problems))
     model.interchange  # noqa: B018 -- raises ConfigError on a malformed [kb.interchange]
 
 

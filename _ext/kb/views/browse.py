@@ -63,9 +63,12 @@ def plain_text(markup: str) -> str:
     return " ".join(text.split())
 
 
-def frameworks_of(need, needs, links: list[str]) -> set[str]:
-    """The standards a need's clauses are part of: the clauses it maps to, or itself."""
-    clauses = [c for link in links for c in need.get(link) or [] if c in needs]
+def frameworks_of(need, needs, fits: dict) -> set[str]:
+    """The standards a need maps to: those of the clauses it has a full or partial fit to
+    ([kb.crosswalk.fits]; a topic link alone is no mapping), or its own (a clause's)."""
+    judged = [needs[f] for f in need.get(f"{fits['requirement']}_back") or [] if f in needs]
+    clauses = [c for fit in judged if fit[fits["level"]] in fits["maps_to"]
+               for c in fit[fits["clause"]] if c in needs]
     out = set(need.get(FRAMEWORK_LINK) or [])
     for clause_id in clauses:
         out.update(needs[clause_id].get(FRAMEWORK_LINK) or [])
@@ -163,10 +166,10 @@ def browse_data(needs, model: Model, target_uri) -> dict:
     values = facet_values(model, needs)
     position = {key: {v["value"]: i for i, v in enumerate(vals)} for key, vals in values.items()}
     type_order = list(model.types)
-    ordered = sorted(needs.values(), key=lambda n: (type_order.index(n["type"]), natural_key(n["id"])))
-    links = model.mapping_links
+    # The site's own types: a fit is shown beside the requirement it judges, on the crosswalk pages.
+    ordered = sorted((n for n in needs.values() if n["type"] in model.site_types), key=lambda n: (type_order.index(n["type"]), natural_key(n["id"])))
     documents = Documents(needs, model.covering_link_names)
-    derived = {"framework": lambda need: frameworks_of(need, needs, links),
+    derived = {"framework": lambda need: frameworks_of(need, needs, model.fits),
                "document": lambda need: documents.of(need["id"])}
     records = []
     for need in ordered:

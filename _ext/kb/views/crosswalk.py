@@ -1,16 +1,26 @@
-"""The crosswalk between N60 and other frameworks, rendered from the mapping links themselves.
+"""The crosswalk between N60 and other frameworks, rendered from the links themselves.
 
-The mappings are data in one place only: the ``needextend`` blocks of the topic pages
-(``[kb.crosswalk] topics`` in ubproject.toml), one block per row of the crosswalk's tables,
-each appending ``maps_*`` links (one link type per evidence level, ``[kb.evidence]``) to the
-requirements its filter selects. This module reads those blocks back, with the requirements
-each one extended, and renders:
+Two relations, kept apart:
+
+* **topic links**: the ``needextend`` blocks of the topic pages (``[kb.crosswalk] topics`` in
+  ubproject.toml), one block per row of the crosswalk's tables, each appending ``maps_*``
+  links (one link type per evidence level, ``[kb.evidence]``) to the requirements its filter
+  selects: the clause is on the requirement's topic;
+* **fits**: ``.. kb-fits::`` on a topic page, one line per judged topic link
+  (``<requirement> <clause> <level> <reason>``), each a need of the fit type
+  (``[kb.crosswalk.fits]``) with its level (full, partial, related) and reason; its evidence
+  is the marker of the topic link it judges, set here. Only the levels of ``maps_to`` (full,
+  partial) count as "maps to"; related fits and topic links nobody judged a fit are "see also".
+
+This module reads both back and renders:
 
 * ``.. kb-crosswalk-topic::`` on a topic page: the requirements it applies to and, per
-  framework, the clauses with their evidence level;
+  framework, the clauses the requirements map to and the clauses to see also;
+* ``.. kb-fits::`` itself: the fits of the page, one row each, with their reasons;
 * ``.. kb-crosswalk-matrix::``: topics x frameworks;
-* ``.. kb-crosswalk-framework:: <column>``: the topics and requirements one framework maps
-  to, and the topics where the crosswalk finds it silent;
+* ``.. kb-crosswalk-framework:: <column>``: one framework's topics, the requirements that map
+  to it, the clauses no requirement reaches, and every fit with its reason;
+* ``.. kb-crosswalk-coverage::``: per framework, clauses reached and requirements mapped;
 * ``.. kb-crosswalk-legend::``: the evidence levels.
 
 ``.. kb-crosswalk-cell:: <column>`` (``:status: silent | unmapped | note``, content: a plain
@@ -31,7 +41,8 @@ from kb_shared.tables import table as _table
 from sphinx.application import Sphinx
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
-from sphinx_needs.api import get_needs_view
+from sphinx_needs.api import add_need, get_needs_view
+from sphinx_needs.exceptions import InvalidNeedException
 
 from .. import compat
 from ..model import model_of
@@ -55,6 +66,8 @@ def topic_number(docname: str) -> str:
 
 class crosswalk_view(nodes.General, nodes.Element):
     """Placeholder, filled in once every need and every needextend is known."""
+
+    kb_shows_all_needs = True  # for the incremental rebuild (kb.build.rebuild)
 
 
 def _cells(env) -> dict[str, list[dict]]:
@@ -97,13 +110,94 @@ class _View(SphinxDirective):
                 logger.warning(f"kb-crosswalk-framework: give one of {keys}",
                                location=self.get_location())
                 return []
-        if self.kind in ("matrix", "framework"):
+        if self.kind in ("matrix", "framework", "coverage"):
             topics = Path(self.env.srcdir) / crosswalk["topics"]
             for path in sorted(topics.glob("*.rst")):
                 self.env.note_dependency(str(path))
         node = crosswalk_view(kind=self.kind, column=self.arguments[0] if self.arguments else "")
         self.set_source_info(node)
         return [node]
+
+
+FIT_LINE = re.compile(r"(?P<req>\S+)\s+(?P<clause>\S+)\s+(?P<level>\S+)\s+(?P<reason>\S.*)")
+
+
+def fit_id(req_id: str, clause_id: str, model) -> str:
+    """FIT_<requirement ID without its prefix>_TO_<clause ID without its prefix>."""
+    types = model.types
+    prefix = types[model.fits["type"]]["prefix"]
+    req_prefix = types[model.links[model.fits["requirement"]]["target_types"][0]]["prefix"]
+    clause_prefix = types[model.links[model.fits["clause"]]["target_types"][0]]["prefix"]
+    return f"{prefix}{req_id.removeprefix(req_prefix)}_TO_{clause_id.removeprefix(clause_prefix)}"
+
+
+class FitsDirective(SphinxDirective):
+    """``.. kb-fits::`` one judged topic link per line: ``<requirement ID> <clause ID> <level>
+    <reason, one sentence>``; blank lines and lines starting with ``#`` are skipped. Each line
+    becomes a need of the fit type (hidden: the page shows the fits as a table)."""
+
+    has_content = True
+
+    def run(self) -> list[nodes.Node]:
+        model = model_of(self.env.app.confdir)
+        fits = model.fits
+        levels = model.enum(fits["level"])
+        out: list[nodes.Node] = []
+        for index, line in enumerate(self.content):
+            text = line.strip()
+            if not text or text.startswith("#"):
+                continue
+            lineno = self.content.info(index)[1] + 1
+            location = (self.env.docname, lineno)
+            match = FIT_LINE.fullmatch(text)
+            if not match:
+                logger.warning(f"kb-fits: cannot read {text[:70]!r}\n  fix: write one fit per line: "
+                               f"<requirement ID> <clause ID> <{' | '.join(levels)}> <reason>",
+                               location=location, type="kb", subtype="fit-line")
+                continue
+            need_id = fit_id(match["req"], match["clause"], model)
+            if match["level"] not in levels:
+                logger.warning(f"Need '{need_id}' has the fit level {match['level']!r}, which is not one of "
+                               f"{', '.join(levels)}\n  fix: {model.fixes.get('fit-level', '')}",
+                               location=location, type="kb", subtype="fit-level")
+                continue
+            try:
+                out += add_need(
+                    self.env.app, self.state, self.env.docname, lineno, need_type=fits["type"],
+                    title=f"{match['req']} against {match['clause']}", id=need_id, hide=True,
+                    **{fits["level"]: match["level"], fits["reason"]: match["reason"],
+                       fits["requirement"]: [match["req"]], fits["clause"]: [match["clause"]]})
+            except InvalidNeedException as err:
+                logger.warning(f"{need_id}: could not be created: {err.message}", location=location)
+                continue
+        node = crosswalk_view(kind="fits", column="")
+        self.set_source_info(node)
+        return [*out, node]
+
+
+def judge_fits(app: Sphinx, needs) -> None:
+    """``needs-before-sealing``: a fit judges a topic link, so its requirement must link its
+    clause; the fit's evidence is that link's marker."""
+    model = model_of(app.confdir)
+    fits, markers = model.fits, model.evidence_markers
+    for need in needs.values():
+        if need["type"] != fits["type"]:
+            continue
+        req_id = next(iter(need[fits["requirement"]]), None)
+        clause_id = next(iter(need[fits["clause"]]), None)
+        req = needs.get(req_id) if req_id else None
+        links = [link for link in markers if req is not None and clause_id in req[link]]
+        if links:
+            need[fits["evidence"]] = markers[links[0]]
+        elif req is not None and clause_id in needs:
+            logger.warning(
+                f"Need '{need['id']}' judges {req_id} against {clause_id}, but no topic link of the "
+                f"crosswalk joins them\n  fix: {model.fixes.get('fit-topic', '')}",
+                location=(need["docname"], need["lineno"]), type="kb", subtype="fit-topic")
+
+
+class CoverageDirective(_View):
+    kind = "coverage"
 
 
 class TopicDirective(_View):
@@ -130,6 +224,9 @@ class Crosswalk:
 
     def __init__(self, app: Sphinx) -> None:
         self.config, self.evidence = settings(app.confdir)
+        model = model_of(app.confdir)
+        self.fit_model = model.fits
+        self.clause_type = model.links[self.fit_model["clause"]]["target_types"][0]
         self.columns = self.config["columns"]
         self.short = self.config.get("short", {})
         prefix = self.config["topics"]
@@ -159,6 +256,38 @@ class Crosswalk:
         self.column_of_standard = {s: c["key"] for c in self.columns for s in c["standards"]}
         self.standard_order = [s for c in self.columns for s in c["standards"]]
         self.titles = {d: app.env.titles[d].astext() if d in app.env.titles else d for d in self.topics}
+        # (requirement, clause) -> the fit judging that topic link
+        fm = self.fit_model
+        self.fits: dict[tuple[str, str], dict] = {}
+        for need in self.needs.values():
+            if need["type"] == fm.get("type"):
+                for req_id in need[fm["requirement"]]:
+                    for clause_id in need[fm["clause"]]:
+                        self.fits[(req_id, clause_id)] = need
+
+    def level(self, req_id: str, clause_id: str) -> str | None:
+        fit = self.fits.get((req_id, clause_id))
+        return fit[self.fit_model["level"]] if fit else None
+
+    def maps_to(self, req_id: str, clause_id: str) -> bool:
+        return self.level(req_id, clause_id) in self.fit_model.get("maps_to", ())
+
+    def mapped_clauses(self, topic: str) -> set[str]:
+        """The clauses of a topic that at least one of its requirements maps to."""
+        reqs = self.topic_reqs.get(topic, ())
+        return {c for c, _ in self.topic_maps[topic] if any(self.maps_to(r, c) for r in reqs)}
+
+    def clauses_of(self, key: str) -> list[str]:
+        """Every clause of a framework column, in the order of its references."""
+        standards = self.column(key)["standards"]
+        found = [n["id"] for n in self.needs.values()
+                 if n["type"] == self.clause_type and n["part_of"] and n["part_of"][0] in standards]
+        return sorted(found, key=lambda c: (standards.index(self.needs[c]["part_of"][0]),
+                                            natural_key(self.needs[c]["clause_ref"] or ""), natural_key(c)))
+
+    def fits_to(self, clause_ids) -> list[dict]:
+        wanted = set(clause_ids)
+        return [f for (r, c), f in self.fits.items() if c in wanted]
 
     def column_of(self, clause_id: str) -> str | None:
         part_of = self.needs[clause_id]["part_of"]
@@ -197,9 +326,11 @@ def _doc_ref(app: Sphinx, fromdocname: str, docname: str, text: str) -> nodes.re
                            internal=True)
 
 
-def _clause_list(app, cw: Crosswalk, docname: str, maps, with_title: bool, multi: bool) -> nodes.container:
+def _clause_list(app, cw: Crosswalk, docname: str, maps, with_title: bool, multi: bool,
+                 note=None) -> nodes.container:
     """The clauses grouped by document and evidence level (in the order of the columns and of
-    [kb.evidence]): one line per group, "<document> <marker>: clause; clause"."""
+    [kb.evidence]): one line per group, "<document> <marker>: clause; clause". ``note(clause)``
+    may add a text after a clause (its fits)."""
     groups: dict[tuple[str, str], list[str]] = {}
     for clause_id, link in maps:
         standard = (cw.needs[clause_id]["part_of"] or [""])[0]
@@ -218,6 +349,8 @@ def _clause_list(app, cw: Crosswalk, docname: str, maps, with_title: bool, multi
             if i:
                 para += nodes.Text("; ")
             para += _ref(app, docname, cw.needs[clause_id], cw.label(clause_id, with_title))
+            if note and (text := note(clause_id)):
+                para += nodes.Text(f" ({text})")
         box += para
     return box
 
@@ -231,13 +364,30 @@ def _req_list(app, cw: Crosswalk, docname: str, ids) -> nodes.paragraph:
     return para
 
 
+def _level_counts(cw: Crosswalk, reqs, clause_id: str) -> str:
+    """"2 full, 1 partial": the maps-to fits of the requirements to one clause."""
+    levels = [cw.level(r, clause_id) for r in reqs]
+    return ", ".join(f"{levels.count(l)} {l}" for l in cw.fit_model["maps_to"] if levels.count(l))
+
+
 def _cell(app, cw: Crosswalk, docname: str, topic: str, column: dict, with_title: bool,
           with_notes: bool) -> nodes.container:
+    """A topic's clauses in one framework: first those its requirements map to (a full or
+    partial fit), then, labelled, those to see also (a related fit or the topic alone)."""
     box = nodes.container()
     maps = cw.maps_in(topic, column["key"])
     multi = len(column["standards"]) > 1
-    if maps:
-        box += _clause_list(app, cw, docname, maps, with_title, multi).children
+    mapped = cw.mapped_clauses(topic)
+    reqs = cw.topic_reqs.get(topic, ())
+    fitting = [(c, l) for c, l in maps if c in mapped]
+    see_also = [(c, l) for c, l in maps if c not in mapped]
+    if fitting:
+        box += nodes.paragraph(text="Maps to:", classes=["kb-crosswalk-maps-to"])
+        box += _clause_list(app, cw, docname, fitting, with_title, multi,
+                            lambda c: _level_counts(cw, reqs, c)).children
+    if see_also:
+        box += nodes.paragraph(text="See also (on the topic, no fit):", classes=["kb-crosswalk-see-also"])
+        box += _clause_list(app, cw, docname, see_also, with_title, multi).children
     for note in cw.notes_in(topic, column["key"]):
         if note["status"] in STATUS_TEXT and not maps:
             box += nodes.paragraph(text=STATUS_TEXT[note["status"]])
@@ -258,8 +408,9 @@ def render_topic(app, cw: Crosswalk, docname: str) -> list[nodes.Node]:
     rows = []
     for column in cw.columns:
         rows.append([_doc_ref_para(app, docname, column), _cell(app, cw, docname, docname, column, True, True)])
-    out.append(_table(["Framework", "Clauses, with the evidence level of the mapping"], rows,
-                      ["kb-crosswalk-topic"], [25, 75]))
+    out.append(_table(["Framework", "Clauses: those the requirements map to (with the number of full "
+                                    "and partial fits), then those to see also; each with the evidence level"],
+                      rows, ["kb-crosswalk-topic"], [25, 75]))
     return out
 
 
@@ -269,39 +420,109 @@ def _doc_ref_para(app, docname: str, column: dict) -> nodes.paragraph:
     return para
 
 
+def _fit_rows(app, cw: Crosswalk, docname: str, fits: list[dict]) -> nodes.table:
+    """One row per fit, anchored by its ID: requirement, clause, level, evidence, reason;
+    maps-to levels first, then by requirement and clause."""
+    fm = cw.fit_model
+    levels = [*fm["maps_to"], *(l for l in ("related",) if l not in fm["maps_to"])]
+
+    def key(fit):
+        clause_id = fit[fm["clause"]][0]
+        column = cw.column_of(clause_id)
+        keys = [c["key"] for c in cw.columns]
+        return (levels.index(fit[fm["level"]]) if fit[fm["level"]] in levels else len(levels),
+                natural_key(fit[fm["requirement"]][0]), keys.index(column) if column in keys else len(keys),
+                natural_key(cw.needs[clause_id]["clause_ref"] or ""))
+
+    rows, ids = [], []
+    for fit in sorted(fits, key=key):
+        # the fit's anchor is on the page that writes it; another page shows the row only
+        req_id, clause_id = fit[fm["requirement"]][0], fit[fm["clause"]][0]
+        req = nodes.paragraph()
+        req += _ref(app, docname, cw.needs[req_id], req_id)
+        clause = nodes.paragraph()
+        column = cw.column_of(clause_id)
+        label = cw.column(column)["label"] + " " if column else ""
+        clause += _ref(app, docname, cw.needs[clause_id], label + cw.label(clause_id, True))
+        level = nodes.paragraph(classes=[f"kb-fit-{fit[fm['level']]}"])
+        level += nodes.inline(text=fit[fm["level"]], classes=["kb-fit", f"kb-fit-{fit[fm['level']]}"])
+        rows.append([req, clause, level, fit[fm["evidence"]] or "", fit[fm["reason"]]])
+        ids.append(fit["id"] if fit["docname"] == docname else "")
+    return _table(["Requirement", "Clause", "Fit", "Evidence", "Reason"], rows,
+                  ["kb-crosswalk-fits"], [14, 24, 8, 9, 45], ids)
+
+
+def render_fits(app, cw: Crosswalk, docname: str) -> list[nodes.Node]:
+    """The fits of the topic's links: those written here, and those of a pair this topic
+    shares with another, judged on that topic's page."""
+    pairs = {(r, c) for c, _ in cw.topic_maps[docname] for r in cw.topic_reqs.get(docname, ())}
+    fits = [f for pair, f in cw.fits.items() if pair in pairs]
+    if not fits:
+        return [nodes.paragraph(text="No topic link of this topic is judged a fit: every clause is on "
+                                     "the topic only (see also).")]
+    return [_fit_rows(app, cw, docname, fits)]
+
+
 def render_matrix(app, cw: Crosswalk, docname: str) -> list[nodes.Node]:
     header = ["N60 topic", *(c["label"] for c in cw.columns)]
     rows = []
     for topic in cw.topics:
         first = nodes.paragraph()
         first += _doc_ref(app, docname, topic, cw.titles[topic])
-        rows.append([first, *(_cell(app, cw, docname, topic, c, False, False) for c in cw.columns)])
+        rows.append([first, *(_matrix_cell(app, cw, docname, topic, c) for c in cw.columns)])
     return [_table(header, rows, ["kb-crosswalk-matrix"])]
+
+
+def _matrix_cell(app, cw: Crosswalk, docname: str, topic: str, column: dict) -> nodes.container:
+    """The clauses the topic's requirements map to, and how many to see also."""
+    box = nodes.container()
+    maps = cw.maps_in(topic, column["key"])
+    mapped = cw.mapped_clauses(topic)
+    fitting = [(c, l) for c, l in maps if c in mapped]
+    if fitting:
+        box += _clause_list(app, cw, docname, fitting, False, len(column["standards"]) > 1).children
+    if len(maps) > len(fitting):
+        box += nodes.paragraph(text=f"see also: {len(maps) - len(fitting)} on the topic",
+                               classes=["kb-crosswalk-see-also"])
+    for note in cw.notes_in(topic, column["key"]):
+        if note["status"] in STATUS_TEXT and not maps:
+            box += nodes.paragraph(text=STATUS_TEXT[note["status"]])
+    if not box.children:
+        box += nodes.paragraph(text="")
+    return box
+
+
+def framework_counts(cw: Crosswalk, key: str) -> dict[str, int]:
+    """A framework's coverage in both directions, counted."""
+    clauses = cw.clauses_of(key)
+    fits = cw.fits_to(clauses)
+    fm = cw.fit_model
+    maps = [f for f in fits if f[fm["level"]] in fm["maps_to"]]
+    reached = {f[fm["clause"]][0] for f in maps}
+    per_req: dict[str, set[str]] = defaultdict(set)
+    for fit in maps:
+        per_req[fit[fm["requirement"]][0]].add(fit[fm["level"]])
+    topic_links = sum(1 for t in cw.topics for c, _ in cw.maps_in(t, key) for _ in cw.topic_reqs.get(t, ()))
+    return {
+        "clauses": len(clauses), "reached": len(reached), "not reached": len(clauses) - len(reached),
+        "requirements": len(per_req),
+        "topic links": topic_links,
+        **{f"{level} fits": sum(1 for f in fits if f[fm["level"]] == level) for level in ("full", "partial", "related")},
+    }
 
 
 def render_framework(app, cw: Crosswalk, docname: str, key: str) -> list[nodes.Node]:
     column = cw.column(key)
-    multi = len(column["standards"]) > 1
+    fm = cw.fit_model
     out: list[nodes.Node] = []
     mapped = [t for t in cw.topics if cw.maps_in(t, key)]
-    per_req: dict[str, list[tuple[str, str]]] = defaultdict(list)
-    per_req_topics: dict[str, list[str]] = defaultdict(list)
-    counts: dict[str, int] = defaultdict(int)
-    for topic in mapped:
-        for req in cw.topic_reqs.get(topic, ()):
-            per_req_topics[req].append(topic_number(topic))
-    for req_id in per_req_topics:
-        req = cw.needs[req_id]
-        for link in cw.evidence:
-            for clause_id in req[link]:
-                if clause_id in cw.needs and cw.column_of(clause_id) == key:
-                    per_req[req_id].append((clause_id, link))
-                    counts[link] += 1
-    clauses = {c for t in mapped for c, _ in cw.maps_in(t, key)}
-    summary = ", ".join(f"{counts[l]} {cw.marker(l)}" for l in cw.evidence if counts[l])
+    n = framework_counts(cw, key)
     out.append(nodes.paragraph(text=(
-        f"{len(clauses)} clauses map to {len(per_req)} requirements in {len(mapped)} of the "
-        f"{len(cw.topics)} topics; {sum(counts.values())} mapping links ({summary or 'none'}).")))
+        f"{n['clauses']} clauses on {len(mapped)} of the {len(cw.topics)} N60 topics, through "
+        f"{n['topic links']} topic links. Judged pair by pair: {n['full fits']} full and "
+        f"{n['partial fits']} partial fits map {n['requirements']} requirements to {n['reached']} "
+        f"clauses; {n['related fits']} related fits are context (see also); {n['not reached']} "
+        f"clauses no requirement reaches.")))
 
     out.append(nodes.rubric(text="Topics and clauses"))
     rows = []
@@ -310,8 +531,8 @@ def render_framework(app, cw: Crosswalk, docname: str, key: str) -> list[nodes.N
         first += _doc_ref(app, docname, topic, cw.titles[topic])
         rows.append([first, _cell(app, cw, docname, topic, column, True, True),
                      _req_list(app, cw, docname, cw.topic_reqs.get(topic, ()))])
-    out.append(_table(["Topic", "Clauses and evidence", "Requirements"], rows,
-                      ["kb-crosswalk-framework"], [20, 45, 35]))
+    out.append(_table(["Topic", "Clauses: maps to, then see also; with the evidence level", "Requirements of the topic"],
+                      rows, ["kb-crosswalk-framework"], [20, 50, 30]))
 
     silent = [t for t in cw.topics if not cw.maps_in(t, key)
               and any(n["status"] == "silent" for n in cw.notes_in(t, key))]
@@ -334,16 +555,66 @@ def render_framework(app, cw: Crosswalk, docname: str, key: str) -> list[nodes.N
             box += item
         out.append(box if topics else nodes.paragraph(text="None.", classes=[cls]))
 
-    out.append(nodes.rubric(text="Requirement by requirement"))
+    clauses = cw.clauses_of(key)
+    fits = cw.fits_to(clauses)
+    out.append(nodes.rubric(text="Requirements that map to it (full or partial fit)"))
+    per_req: dict[str, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
+    for fit in fits:
+        if fit[fm["level"]] in fm["maps_to"]:
+            per_req[fit[fm["requirement"]][0]][fit[fm["level"]]].append(fit)
     rows = []
     for req_id in sorted(per_req, key=natural_key):
         first = nodes.paragraph()
         first += _ref(app, docname, cw.needs[req_id], req_id)
-        rows.append([first, cw.needs[req_id]["title"], ", ".join(per_req_topics[req_id]),
-                     _clause_list(app, cw, docname, per_req[req_id], False, multi)])
-    out.append(_table(["Requirement", "Title", "Topics", "Clauses and evidence"], rows,
-                      ["kb-crosswalk-requirements"], [18, 32, 10, 40]))
+        cells = []
+        for level in fm["maps_to"]:
+            para = nodes.paragraph()
+            for i, fit in enumerate(sorted(per_req[req_id][level], key=lambda f: natural_key(
+                    cw.needs[f[fm["clause"]][0]]["clause_ref"] or ""))):
+                if i:
+                    para += nodes.Text("; ")
+                clause_id = fit[fm["clause"]][0]
+                para += nodes.reference("", cw.label(clause_id), internal=True,
+                                        refuri=app.builder.get_relative_uri(docname, fit["docname"]) + "#" + fit["id"])
+            cells.append(para)
+        rows.append([first, cw.needs[req_id]["title"], *cells])
+    out.append(_table(["Requirement", "Title", *(f"{l.capitalize()} fit" for l in fm["maps_to"])], rows,
+                      ["kb-crosswalk-requirements"], [18, 42, 20, 20]) if rows
+               else nodes.paragraph(text="None: no requirement has a full or partial fit to this framework."))
+
+    out.append(nodes.rubric(text="Clauses no requirement reaches (gaps)"))
+    reached = {f[fm["clause"]][0] for f in fits if f[fm["level"]] in fm["maps_to"]}
+    rows = []
+    for clause_id in clauses:
+        if clause_id in reached:
+            continue
+        first = nodes.paragraph()
+        first += _ref(app, docname, cw.needs[clause_id], cw.label(clause_id))
+        related = sorted((f[fm["requirement"]][0] for f in fits if f[fm["clause"]][0] == clause_id), key=natural_key)
+        links = sum(1 for need in cw.needs.values() for link in cw.evidence
+                    if need["type"] != fm["type"] and clause_id in need.get(link, ()))
+        rows.append([first, cw.needs[clause_id]["clause_title"] or "",
+                     _req_list(app, cw, docname, related) if related else "", str(links)])
+    out.append(_table(["Clause", "Title", "Related requirements (see also)", "Topic links"], rows,
+                      ["kb-crosswalk-gaps"], [18, 42, 28, 12]) if rows
+               else nodes.paragraph(text="None: a full or partial fit reaches every clause."))
+
+    out.append(nodes.rubric(text="Every fit, with its reason"))
+    out.append(_fit_rows(app, cw, docname, fits) if fits else nodes.paragraph(text="None."))
     return out
+
+
+def render_coverage(app, cw: Crosswalk, docname: str) -> list[nodes.Node]:
+    """Per framework: its clauses and how many a fit reaches; the requirements mapped."""
+    rows = []
+    for column in cw.columns:
+        n = framework_counts(cw, column["key"])
+        rows.append([_doc_ref_para(app, docname, column), str(n["clauses"]), str(n["reached"]),
+                     str(n["not reached"]), str(n["requirements"]),
+                     str(n["full fits"]), str(n["partial fits"]), str(n["related fits"]), str(n["topic links"])])
+    return [_table(["Framework", "Clauses", "Reached", "Gaps", "Requirements mapped",
+                    "Full fits", "Partial fits", "Related fits", "Topic links"],
+                   rows, ["kb-crosswalk-coverage"], [22, 9, 9, 9, 11, 9, 9, 9, 13])]
 
 
 def render_legend(app, cw: Crosswalk, docname: str) -> list[nodes.Node]:
@@ -368,6 +639,10 @@ def fill_views(app: Sphinx, doctree: nodes.document, docname: str) -> None:
             new = render_matrix(app, cw, docname)
         elif kind == "framework":
             new = render_framework(app, cw, docname, view["column"])
+        elif kind == "fits":
+            new = render_fits(app, cw, docname)
+        elif kind == "coverage":
+            new = render_coverage(app, cw, docname)
         else:
             new = render_legend(app, cw, docname)
         view.replace_self(new)
@@ -390,6 +665,9 @@ def setup(app: Sphinx) -> dict:
     app.add_directive("kb-crosswalk-matrix", MatrixDirective)
     app.add_directive("kb-crosswalk-framework", FrameworkDirective)
     app.add_directive("kb-crosswalk-legend", LegendDirective)
+    app.add_directive("kb-crosswalk-coverage", CoverageDirective)
+    app.add_directive("kb-fits", FitsDirective)
+    app.connect("needs-before-sealing", judge_fits)
     app.connect("env-purge-doc", purge)
     app.connect("env-merge-info", merge)
     app.connect("doctree-resolved", fill_views)

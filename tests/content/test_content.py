@@ -16,8 +16,8 @@ WHO = {"MFR": ["manufacturer"], "HCP": ["healthcare-provider"], "USER": ["user"]
 LIFE_CYCLE = ["design", "manufacturing", "verification", "submission", "post-market", "end-of-support"]
 PHASE = {"DES": ["design"], "MFG": ["manufacturing"], "TEST": ["verification"],
          "SUB": ["submission"], "PMM": ["post-market"], "EOS": ["end-of-support"],
-         # the whole life cycle, and the two scope statements the digest gives no phase
-         "TPLC": LIFE_CYCLE, "–": LIFE_CYCLE}
+         # the whole life cycle; not-stated (alone) for the two scope statements the digest gives no phase
+         "TPLC": LIFE_CYCLE, "–": ["not-stated"]}
 SEED_TABS = ["General Principles", "Pre-Market Considerations for Medical Device Cybersecurity",
              "Security Requirements and Architecture Design", "Secure Communications",
              "Data Protection", "Device Integrity", "User Authentication", "Software Maintenance",

@@ -20,7 +20,7 @@ WHO = {"MFR": {"manufacturer"}, "HCP": {"healthcare-provider"}, "USER": {"user"}
        # N70-6.3: the digest names no stakeholder; the section is about the transfer between the two
        "–": {"manufacturer", "healthcare-provider"}}
 PHASE = {"DES": {"design"}, "TEST": {"verification"}, "PMM": {"post-market"}, "EOS": {"end-of-support"},
-         "PMM (procurement)": {"post-market"}, "TPLC": set(LIFE_CYCLE), "–": set(LIFE_CYCLE)}
+         "PMM (procurement)": {"post-market"}, "TPLC": set(LIFE_CYCLE), "–": {"not-stated"}}
 CONFIDENCE = {"verified": "verified", "verified (section titles only)": "section-titles-verified",
               "partly verified": "partly-verified", "unverified": "unverified"}
 MUST = {"N70-11-01", "N70-11.1-01"}

@@ -13,7 +13,7 @@ EXAMPLE     := examples/device-template
 
 .DEFAULT_GOAL := help
 BENCH_SIZES ?= 1000,5000,10000
-.PHONY: help venv html export example test audit bench serve clean lock system-deps browser-deps review-links
+.PHONY: help venv html export example changes verify test audit bench serve clean lock system-deps browser-deps review-links
 
 help:
 	@echo "Targets:"
@@ -24,6 +24,11 @@ help:
 	@echo "  example      build the site, then the example device project $(EXAMPLE) (which"
 	@echo "               imports the site's interchange) into $(EXAMPLE)/_build/html, and"
 	@echo "               write its audit exports into $(EXAMPLE)/_build/export"
+	@echo "  changes      report what changed since FROM=<git ref> (to TO=<git ref>, default: the working"
+	@echo "               tree) as HTML, XLSX and JSON in $(BUILDDIR)/changes; each ref is built once, in a"
+	@echo "               worktree with its own lock; PROJECT=$(EXAMPLE) compares the device template"
+	@echo "  verify       check an export bundle: BUNDLE=<dir> (default $(BUILDDIR)/export): its files"
+	@echo "               against SHA256SUMS and the manifest, and its signature against tools/allowed_signers"
 	@echo "  test         build once and run every test (pytest, tests/)"
 	@echo "  audit        check requirements.lock for known vulnerabilities (pip-audit; network)"
 	@echo "  bench        benchmark synthetic knowledge bases of $(BENCH_SIZES) needs ($(BUILDDIR)/bench/results.json)"
@@ -69,7 +74,22 @@ example: html
 	$(MAKE) -C $(EXAMPLE) export SPHINXBUILD="$(CURDIR)/$(SPHINXBUILD)" PYTHON="$(CURDIR)/$(VENVPY)" \
 		SPHINXOPTS="$(SPHINXOPTS)"
 
+# Without TO the new side is the working tree, built first (the site, or the site and the
+# device template for PROJECT=$(EXAMPLE)).
+PROJECT ?= .
+changes: venv system-deps
+	@test -n "$(FROM)" || { echo "make changes: give FROM=<git ref> (and TO=<git ref>; default: the working tree)" >&2; exit 2; }
+	$(if $(TO),,$(MAKE) $(if $(filter .,$(PROJECT)),html,example))
+	$(VENVPY) tools/changes "$(FROM)" $(if $(TO),--to "$(TO)") --project "$(PROJECT)" -o $(BUILDDIR)/changes
+
+# SIGNED=1: fail on a bundle without a signature.
+verify: venv
+	@tools/require-program ssh-keygen openssh-client
+	PYTHONPATH=_ext $(VENVPY) -m kb_export.verify "$${BUNDLE:-$(BUILDDIR)/export}" \
+		--allowed-signers tools/allowed_signers $(if $(SIGNED),--require-signature)
+
 test: venv system-deps browser-deps
+	@tools/require-program ssh-keygen openssh-client
 	$(VENVPY) -m pytest tests
 
 # Known vulnerabilities of every pinned package, from PyPI's vulnerability data (needs network;

@@ -32,6 +32,7 @@ PARTS = (
     "kb.views.tags",
     "kb.views.browse",
     "kb.publish.interchange",
+    "kb.publish.release",
     "kb.build.rebuild",
 )
 

@@ -39,7 +39,8 @@ FILES = {  # the fixed files of an export, and what each holds (the site's downl
     "needs.json": "Every need with all its fields and links, as sphinx-needs wrote it",
     "sbom.cdx.json": "CycloneDX SBOM of the Python toolchain that built the export",
     "manifest.json": "What was exported, from which commit, with which tools and filter; file checksums",
-    "SHA256SUMS": "Checksums of every file: sha256sum -c SHA256SUMS",
+    "SHA256SUMS": "Checksums of every file: sha256sum -c SHA256SUMS; make verify BUNDLE=<dir> checks them, "
+                  "the manifest and, when the bundle is signed (SHA256SUMS.sig), the signature",
 }
 NO_COMMIT_EPOCH = 315532800  # 1980-01-01, the earliest date a ZIP entry can carry
 
@@ -187,6 +188,12 @@ def export(needs_json: str | Path, outdir: str | Path, *, filter_text: str = "",
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         (tmp / "SHA256SUMS").write_text("".join(f"{_sha256(p)}  {p.name}\n" for p in sorted(tmp.iterdir())),
                                         encoding="utf-8")
+        from . import verify  # here: `python3 -m kb_export.verify` must not find it imported already
+
+        try:
+            verify.sign(tmp)  # SHA256SUMS.sig, when KB_SIGNING_KEY names a key
+        except RuntimeError as err:
+            raise ExportError(str(err)) from None
         _replace(tmp, outdir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

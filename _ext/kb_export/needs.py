@@ -97,6 +97,11 @@ def load(path: str | Path) -> NeedsFile:
         document = json.loads(text)
     except json.JSONDecodeError as e:
         raise ExportError(f"{path}: not valid JSON: {e.msg} at line {e.lineno} column {e.colno}") from None
+    return from_document(document, path, raw)
+
+
+def from_document(document, path: Path, raw: bytes = b"") -> NeedsFile:
+    """A needs.json document already parsed (``path`` names it in messages)."""
     version, needs_raw = _version(path, document)
     needs = {key: _check_need(path, key, need) for key, need in needs_raw.items()}
     link_types = _link_types(document["versions"][version], needs)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 import platform
 import sys
 import time
@@ -27,7 +28,7 @@ from importlib import metadata
 from pathlib import Path
 
 from docutils import nodes
-from kb_export import FILES, ExportError, Source, Trace, export, exporter_digest, source_of
+from kb_export import FILES, ExportError, Source, Trace, export, exporter_digest, source_of, verify
 from kb_export.needs import types_of
 from kb_export.tables import plan
 from sphinx.application import Sphinx
@@ -86,13 +87,15 @@ def export_site(app: Sphinx, exception: Exception | None) -> None:
     key_file = Path(app.doctreedir) / "kb-export.key"
     try:
         source = source_of(Path(app.srcdir))
-        key = export_key(needs_json, base_url, markers, model.trace, source)
+        # the change report since the previous release (kb.publish.release), if there is one
+        attached = list(getattr(app, "kb_release_files", []))
+        key = export_key(needs_json, base_url, markers, model.trace, source, attached)
         if key_file.is_file() and key_file.read_text() == key and intact(outdir / EXPORT_DIR):
             logger.info(f"kb.publish.export: {EXPORT_DIR}/ is up to date (same needs.json, source and tools)")
             return
         key_file.unlink(missing_ok=True)
         manifest = export(needs_json, outdir / EXPORT_DIR, base_url=base_url, source=source, evidence=markers,
-                          trace=model.trace)
+                          trace=model.trace, attachments=attached)
     except ExportError as e:
         raise ExtensionError(f"kb.publish.export: {e}") from None
     missing = sorted(set(expected_files(app)) - {*manifest["files"], "manifest.json", "SHA256SUMS"})
@@ -103,14 +106,16 @@ def export_site(app: Sphinx, exception: Exception | None) -> None:
     key_file.write_text(key)
 
 
-def export_key(needs_json: Path, base_url: str, markers: dict[str, str], trace: Trace, source: Source) -> str:
+def export_key(needs_json: Path, base_url: str, markers: dict[str, str], trace: Trace, source: Source,
+               attached: list[Path] = ()) -> str:
     """A hash of everything the export's bytes depend on."""
     tools = sorted({(d.metadata["Name"] or "", d.version) for d in metadata.distributions()})
     inputs = {"needs.json": hashlib.sha256(needs_json.read_bytes()).hexdigest(), "base_url": base_url,
               "markers": markers, "trace": dataclasses.asdict(trace),
               "source": [source.commit, source.epoch, source.tree],
               "exporter": exporter_digest(), "python": [sys.executable, platform.python_version()],
-              "packages": tools}
+              "packages": tools, "signing key": os.environ.get(verify.SIGNING_KEY, ""),
+              "attached": [[p.name, hashlib.sha256(p.read_bytes()).hexdigest()] for p in attached]}
     return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
 
 
@@ -120,7 +125,7 @@ def intact(directory: Path) -> bool:
     if not sums.is_file():
         return False
     listed = dict(reversed(line.split("  ", 1)) for line in sums.read_text(encoding="utf-8").splitlines())
-    present = {p.name for p in directory.iterdir()} - {"SHA256SUMS"}
+    present = {p.name for p in directory.iterdir()} - {"SHA256SUMS", verify.SIGNATURE}
     return present == set(listed) and all(
         hashlib.sha256((directory / name).read_bytes()).hexdigest() == digest for name, digest in listed.items())
 

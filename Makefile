@@ -17,7 +17,8 @@ BENCH_SIZES ?= 1000,5000,10000
 
 help:
 	@echo "Targets:"
-	@echo "  html         build the site into $(BUILDDIR)/html (warnings are errors)"
+	@echo "  html         build the site into $(BUILDDIR)/html (warnings are errors); QUICK=1 leaves out"
+	@echo "               the export written during the build (the edit loop; make export still writes one)"
 	@echo "  export       build, then write the audit exports into $(BUILDDIR)/export (XLSX, CSV,"
 	@echo "               ReqIF, needs.json, SBOM, SHA256SUMS); select needs with FILTER=\"'x' in tags\","
 	@echo "               TAG=, STAKEHOLDER=, PHASE=; link IDs to BASE_URL= (default: ../html/)"
@@ -32,7 +33,7 @@ help:
 	@echo "  test         build once and run every test (pytest, tests/)"
 	@echo "  audit        check requirements.lock for known vulnerabilities (pip-audit; network)"
 	@echo "  bench        benchmark synthetic knowledge bases of $(BENCH_SIZES) needs ($(BUILDDIR)/bench/results.json)"
-	@echo "  serve        live preview with sphinx-autobuild at http://127.0.0.1:8000"
+	@echo "  serve        live preview with sphinx-autobuild at http://127.0.0.1:8000 (no export in the build)"
 	@echo "  review-links record every design/test/post-market link as reviewed (after a review)"
 	@echo "  clean        remove $(BUILDDIR)"
 	@echo "  venv         create or update $(VENV) from requirements.lock (hash-checked)"
@@ -57,8 +58,9 @@ browser-deps:
 	@tools/require-program chromium chromium || true
 
 # The doctrees (pickled build state) go beside the site, so that _build/html is only the site.
+# QUICK=1: the edit loop, without the export written during the build (make export writes it).
 html: venv system-deps
-	$(SPHINXBUILD) -b html $(SPHINXOPTS) -d $(BUILDDIR)/doctrees . $(BUILDDIR)/html
+	$(SPHINXBUILD) -b html $(SPHINXOPTS) $(if $(QUICK),-D kb_export_in_build=0) -d $(BUILDDIR)/doctrees . $(BUILDDIR)/html
 
 # The selection variables reach the recipe through the environment (make exports variables
 # given on its command line), so quotes inside a filter need no escaping here.
@@ -104,7 +106,7 @@ bench: venv system-deps browser-deps
 	SPHINXOPTS="$(SPHINXOPTS)" $(VENVPY) tools/bench.py --sizes $(BENCH_SIZES) --out $(BUILDDIR)/bench
 
 serve: venv system-deps
-	$(VENV)/bin/sphinx-autobuild -b html $(SPHINXOPTS) -d $(BUILDDIR)/doctrees --host 127.0.0.1 --port 8000 \
+	$(VENV)/bin/sphinx-autobuild -b html $(SPHINXOPTS) -D kb_export_in_build=0 -d $(BUILDDIR)/doctrees --host 127.0.0.1 --port 8000 \
 		--ignore "$(BUILDDIR)/*" --ignore "$(VENV)/*" --ignore "tests/*" . $(BUILDDIR)/html
 
 review-links: html

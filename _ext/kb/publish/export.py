@@ -77,6 +77,9 @@ def fill_downloads(app: Sphinx, doctree: nodes.document, docname: str) -> None:
 def export_site(app: Sphinx, exception: Exception | None) -> None:
     if exception is not None or app.builder.format != "html":
         return
+    if not app.config.kb_export_in_build:  # the quick edit loop (make serve, QUICK=1): no export
+        logger.info(f"kb.publish.export: {EXPORT_DIR}/ not written (kb_export_in_build = 0)")
+        return
     outdir = Path(app.outdir)
     needs_json = built_needs_json(app, "kb.publish.export")
     base = app.config.html_baseurl
@@ -131,6 +134,9 @@ def intact(directory: Path) -> bool:
 
 
 def setup(app: Sphinx) -> dict:
+    # Off (-D kb_export_in_build=0) in make serve and make html QUICK=1: writing the export is
+    # a third of an edit build. CI and make html keep it; changing it re-reads nothing.
+    app.add_config_value("kb_export_in_build", True, "", types=(bool, int))
     app.add_node(export_downloads)
     app.add_directive("kb-export-downloads", ExportDownloadsDirective)
     app.connect("doctree-resolved", fill_downloads)

@@ -31,6 +31,7 @@ PARTS = (
     "kb.views.life_cycle",
     "kb.views.tags",
     "kb.views.browse",
+    "kb.views.chain",
     "kb.publish.interchange",
     "kb.build.rebuild",
 )

@@ -27,6 +27,7 @@ PARTS = (
     "kb.publish.export",
     "kb_shared.reproducible",
     "kb.build.hygiene",
+    "kb.build.accessible",
     "kb.views.crosswalk",
     "kb.views.life_cycle",
     "kb.views.tags",

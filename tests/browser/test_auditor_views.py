@@ -1,5 +1,6 @@
 """The site as an auditor reads it (issue 20): the matrices at full width, a requirement's
-statement before its metadata with its whole chain."""
+statement before its metadata with its whole chain, and no serious or critical accessibility
+violation (axe-core, run through Playwright) on the pages an auditor starts from."""
 
 from __future__ import annotations
 
@@ -98,3 +99,49 @@ def test_design_control_shows_its_requirements_and_its_tests(page, root, needs):
     assert set(design["implements"]) <= linked
     assert {t for t in design["verifies_back"] if needs[t]["type"] == "test"} <= linked
 
+
+# ---------------------------------------------------------------------------- accessibility
+
+AXE_PAGES = ["index.html", "guidelines/imdrf-n60/index.html",
+             "requirements/imdrf-n60/s05-1-security-architecture.html", MATRIX, "browse.html"]
+
+
+@pytest.mark.parametrize("path", AXE_PAGES)
+def test_axe_finds_no_serious_or_critical_violation(page, http_root, path):
+    from axe_playwright_python.sync_playwright import Axe
+
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.goto(f"{http_root}{path}")
+    page.wait_for_load_state("load")
+    results = Axe().run(page).response
+    assert results["testEngine"]["version"].startswith("4.")
+    found = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:5])
+             for v in results["violations"] if v["impact"] in ("serious", "critical")]
+    assert found == []
+    assert results["passes"] or results["incomplete"] or results["inapplicable"]  # axe did run its rules
+
+
+def test_guideline_tabs_switch_from_the_keyboard(page, root, needs):
+    page.goto(f"{root}guidelines/imdrf-n60/index.html")
+    first = page.locator(".sd-tab-set > input").first
+    first.focus()
+    labels = page.locator(".sd-tab-set").first.locator(":scope > label")
+    page.keyboard.press("ArrowRight")
+    second_id = page.evaluate("document.activeElement.id")
+    assert second_id != first.get_attribute("id")
+    assert page.evaluate("document.activeElement.checked") is True
+    content = page.locator(f'label[for="{second_id}"] + .sd-tab-content')
+    assert content.is_visible() and labels.count() > 1
+
+
+def test_need_box_fields_open_from_the_keyboard(page, root):
+    page.goto(f"{root}requirements/imdrf-n60/s05-1-security-architecture.html")
+    page.wait_for_load_state("load")
+    box = page.locator('table.need[id="REQ_N60_5_1_01"]')
+    button = box.locator("span.needs_collapse")
+    assert button.get_attribute("role") == "button" and button.get_attribute("aria-expanded") == "false"
+    button.focus()
+    page.keyboard.press("Enter")
+    assert box.locator(":scope > tbody > tr.meta").is_visible()
+    assert button.get_attribute("aria-expanded") == "true"
+    assert "is implemented by" in box.locator(":scope > tbody > tr.meta").text_content()

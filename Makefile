@@ -13,7 +13,7 @@ EXAMPLE     := examples/device-template
 
 .DEFAULT_GOAL := help
 BENCH_SIZES ?= 1000,5000,10000
-.PHONY: help venv html export example test audit bench serve clean lock system-deps browser-deps review-links
+.PHONY: help venv html export example pdf test audit bench serve clean lock system-deps browser-deps review-links
 
 help:
 	@echo "Targets:"
@@ -24,6 +24,9 @@ help:
 	@echo "  example      build the site, then the example device project $(EXAMPLE) (which"
 	@echo "               imports the site's interchange) into $(EXAMPLE)/_build/html, and"
 	@echo "               write its audit exports into $(EXAMPLE)/_build/export"
+	@echo "  pdf          build the site and the example, then print the audit report of each as a PDF"
+	@echo "               (tools/report-pdf, headless chromium; contents: [kb.report] of ubproject.toml)"
+	@echo "               into its export: $(BUILDDIR)/html/export/ and $(EXAMPLE)/_build/export/"
 	@echo "  test         build once and run every test (pytest, tests/)"
 	@echo "  audit        check requirements.lock for known vulnerabilities (pip-audit; network)"
 	@echo "  bench        benchmark synthetic knowledge bases of $(BENCH_SIZES) needs ($(BUILDDIR)/bench/results.json)"
@@ -67,6 +70,13 @@ export: html
 # and is built and exported by its own Makefile, as a copy of it would be.
 example: html
 	$(MAKE) -C $(EXAMPLE) export SPHINXBUILD="$(CURDIR)/$(SPHINXBUILD)" PYTHON="$(CURDIR)/$(VENVPY)" \
+		SPHINXOPTS="$(SPHINXOPTS)"
+
+# The PDF is printed from the built pages after the build, not during it (printing takes some
+# 30 s), and joins the build's export: tools/report-pdf lists it in manifest.json and SHA256SUMS.
+pdf: html browser-deps
+	$(VENVPY) tools/report-pdf $(BUILDDIR)/html --model ubproject.toml --bundle $(BUILDDIR)/html/export
+	$(MAKE) -C $(EXAMPLE) pdf SPHINXBUILD="$(CURDIR)/$(SPHINXBUILD)" PYTHON="$(CURDIR)/$(VENVPY)" \
 		SPHINXOPTS="$(SPHINXOPTS)"
 
 test: venv system-deps browser-deps

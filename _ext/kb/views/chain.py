@@ -238,6 +238,8 @@ def kb_chain(handler) -> nodes.inline:
         rows.append((step.label, " ".join(cells) or '<span class="kb-none">none</span>'))
     if need["type"] == "req" and need.get("coverage"):
         rows.append(("Coverage", badge(need["coverage"])))
+        if need.get("rationale"):  # why it needs no covering item
+            rows.append(("Rationale", esc(need["rationale"])))
     if not rows:
         return _inline("")
     body = "".join(f'<tr><th scope="row">{esc(label)}</th><td>{cell}</td></tr>' for label, cell in rows)

@@ -13,7 +13,7 @@ EXAMPLE     := examples/device-template
 
 .DEFAULT_GOAL := help
 BENCH_SIZES ?= 1000,5000,10000
-.PHONY: help venv html export example changes verify test audit bench serve clean lock system-deps browser-deps review-links
+.PHONY: help venv html export example pdf changes verify test audit bench serve clean lock system-deps browser-deps review-links
 
 help:
 	@echo "Targets:"
@@ -25,6 +25,9 @@ help:
 	@echo "  example      build the site, then the example device project $(EXAMPLE) (which"
 	@echo "               imports the site's interchange) into $(EXAMPLE)/_build/html, and"
 	@echo "               write its audit exports into $(EXAMPLE)/_build/export"
+	@echo "  pdf          build the site and the example, then print the audit report of each as a PDF"
+	@echo "               (tools/report-pdf, headless chromium; contents: [kb.report] of ubproject.toml)"
+	@echo "               into its export: $(BUILDDIR)/html/export/ and $(EXAMPLE)/_build/export/"
 	@echo "  changes      report what changed since FROM=<git ref> (to TO=<git ref>, default: the working"
 	@echo "               tree) as HTML, XLSX and JSON in $(BUILDDIR)/changes; each ref is built once, in a"
 	@echo "               worktree with its own lock; PROJECT=$(EXAMPLE) compares the device template"
@@ -89,6 +92,13 @@ verify: venv
 	@tools/require-program ssh-keygen openssh-client
 	PYTHONPATH=_ext $(VENVPY) -m kb_export.verify "$${BUNDLE:-$(BUILDDIR)/export}" \
 		--allowed-signers tools/allowed_signers $(if $(SIGNED),--require-signature)
+
+# The PDF is printed from the built pages after the build, not during it (printing takes some
+# 30 s), and joins the build's export: tools/report-pdf lists it in manifest.json and SHA256SUMS.
+pdf: html browser-deps
+	$(VENVPY) tools/report-pdf $(BUILDDIR)/html --model ubproject.toml --bundle $(BUILDDIR)/html/export
+	$(MAKE) -C $(EXAMPLE) pdf SPHINXBUILD="$(CURDIR)/$(SPHINXBUILD)" PYTHON="$(CURDIR)/$(VENVPY)" \
+		SPHINXOPTS="$(SPHINXOPTS)"
 
 test: venv system-deps browser-deps
 	@tools/require-program ssh-keygen openssh-client

@@ -152,6 +152,15 @@ def layout_need(handler) -> NeedItem:
     return handler.need
 
 
+def layout_app(handler) -> Sphinx:
+    return handler.app
+
+
+def layout_docname(handler) -> str:
+    """The page the need is shown on (a needextract shows it on another page than its own)."""
+    return handler.fromdocname
+
+
 def layout_link_fields(handler) -> Iterator[str]:
     return handler.needs_schema.iter_link_field_names()
 
@@ -230,6 +239,10 @@ def _checks() -> Iterator[tuple[str, Callable[[], bool]]]:
            lambda: "self.functions" in inspect.getsource(getattr(LayoutHandler.__init__, "__wrapped__",
                                                                   LayoutHandler.__init__))
            and callable(getattr(LayoutHandler, "meta", None)))
+    yield ("LayoutHandler no longer keeps app and fromdocname",
+           lambda: all(f"self.{a} =" in inspect.getsource(getattr(LayoutHandler.__init__, "__wrapped__",
+                                                                   LayoutHandler.__init__))
+                       for a in ("app", "fromdocname")))
     yield ("DynamicFunctionParsed.from_string or its fields changed",
            lambda: callable(getattr(DynamicFunctionParsed, "from_string", None))
            and {"name", "args", "kwargs"} <= set(DynamicFunctionParsed.__annotations__))

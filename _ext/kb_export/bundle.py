@@ -221,3 +221,34 @@ def _replace(tmp: Path, outdir: Path) -> None:
     outdir.rename(old / outdir.name)
     tmp.rename(outdir)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def add_file(directory: str | Path, path: str | Path) -> dict:
+    """Put a file written after the export (the audit report PDF of ``make pdf``) into an
+    export directory: copied there unless it is there already, then listed in the manifest and
+    SHA256SUMS as the export lists its own files. Returns the manifest."""
+    directory, path = Path(directory), Path(path)
+    manifest_path = directory / "manifest.json"
+    if not (directory / "SHA256SUMS").is_file() or not manifest_path.is_file():
+        raise ExportError(f"{directory}: not an export (no SHA256SUMS and manifest.json); write the export first")
+    if path.name in FILES or path.name.endswith(".csv"):
+        raise ExportError(f"{path.name}: named like a file of the export")
+    target = directory / path.name
+    if path.resolve() != target.resolve():
+        shutil.copyfile(path, target)
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    files = {**manifest["files"], target.name: {"sha256": _sha256(target), "bytes": target.stat().st_size}}
+    manifest["files"] = {name: files[name] for name in sorted(files)}
+    manifest_path.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    from . import verify  # here: `python3 -m kb_export.verify` must not find it imported already
+
+    names = sorted(p for p in directory.iterdir()
+                   if p.name not in ("SHA256SUMS", verify.SIGNATURE) and not p.name.startswith("."))
+    (directory / "SHA256SUMS").write_text("".join(f"{_sha256(p)}  {p.name}\n" for p in names), encoding="utf-8")
+    # the old signature signed the old SHA256SUMS: sign again, or leave the bundle unsigned
+    (directory / verify.SIGNATURE).unlink(missing_ok=True)
+    try:
+        verify.sign(directory)
+    except RuntimeError as err:
+        raise ExportError(str(err)) from None
+    return manifest

@@ -400,3 +400,27 @@ def test_incomplete_security_file_need_stops_the_build_naming_file_line_and_need
              "device-bad-vulnerability-unrated": "vulnerability-affected-rated"}
     if fixture in rules:
         assert f"Schema path:    {rules[fixture]}" in build.output
+
+
+
+def test_the_device_template_gets_its_own_report(example, tmp_path):
+    """make pdf: the device's pages ([kb.report] of its model) as its own audit report, with a
+    bookmark for each page (tests/export/test_report_pdf.py reads the site's report)."""
+    import subprocess
+    import sys
+
+    from pypdf import PdfReader
+
+    model = ROOT / "examples" / "device-template" / "ubproject.toml"
+    device = tomllib.loads(model.read_text(encoding="utf-8"))["kb"]["report"]
+    out = tmp_path / "device.pdf"
+    done = subprocess.run([sys.executable, str(ROOT / "tools" / "report-pdf"), str(example.outdir),
+                           "--model", str(model), "--out", str(out)], capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    reader = PdfReader(out)
+    top = [" ".join(item.title.split()) for item in reader.outline if not isinstance(item, list)]
+    assert top[0] == " ".join(device["title"].split())
+    assert len(top) == 1 + len(device["pages"]) + len(device["wide"])
+    text = "".join(page.extract_text() for page in reader.pages).replace("\n", "")
+    assert "LVP_DC_" in text and "REQ_N60_" in text
+    assert reader.pages[-1].mediabox.width > reader.pages[-1].mediabox.height  # wide pages last

@@ -23,8 +23,10 @@ def reference_layouts() -> str:
 def meta_rows(html: str) -> dict[str, str]:
     """The meta row of every need box on a page, by need ID (links made page-relative)."""
     rows = {}
-    for need_id, table in re.findall(r'<table class="[^"]*needs_type_[^"]*" id="([A-Z_0-9]+)">(.*?)</table>', html, re.S):
-        meta = re.search(r'<tr class="need meta[^"]*">(.*?)</tr>', table, re.S).group(1)
+    # the meta row comes last in a kb box (after the chain's own table), first in the reference
+    for start in re.finditer(r'<table class="[^"]*needs_type_[^"]*" id="([A-Z_0-9]+)">', html):
+        need_id = start.group(1)
+        meta = re.compile(r'<tr class="need meta[^"]*">(.*?)</tr>', re.S).search(html, start.end()).group(1)
         rows[need_id] = re.sub(r"SNCB-[0-9a-f]{8}", "", meta).replace('href="index.html#', 'href="#')
     return rows
 

@@ -205,6 +205,10 @@ def pages_to_write(app: Sphinx, env: BuildEnvironment) -> list[str]:
     # a changed need has another fingerprint: the links to it are suspect or no longer
     affected |= {i for i, s in new.items()
                  if changed.intersection(s["covering"]) or structural.intersection(s["links"])}
+    # the chain on a requirement's page (kb.views.chain) shows the needs that cover what covers
+    # it (the tests of its design controls): a change reaches two steps of covering links
+    hop = {t for i in changed for s in states(i) for t in s["covering"]}
+    affected |= hop | {t for i in hop for s in states(i) for t in s["covering"]}
     pages = {s["doc"] for i in affected for s in states(i)}
     for doc, (doc_views, refs) in views.items():
         if doc not in pages and (refs & affected or any(

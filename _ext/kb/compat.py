@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import io
 from collections.abc import Callable, Iterator
 from importlib import metadata
 from pathlib import Path
@@ -23,6 +24,7 @@ from docutils import nodes
 from sphinx.application import Sphinx
 from sphinx.environment import BuildEnvironment
 from sphinx.project import Project
+from sphinx.search import IndexBuilder
 from sphinx_needs.data import NeedsCoreFields, NeedsExtendType, SphinxNeedsData
 from sphinx_needs.directives.needextract import Needextract
 from sphinx_needs.directives.needflow._directive import NeedflowGraphiz, NeedflowPlantuml
@@ -75,6 +77,53 @@ def drop_read_doctrees(env: BuildEnvironment) -> bool | None:
     had = bool(cache)
     cache.clear()
     return had
+
+
+def search_index_as_in_a_full_build() -> None:
+    """Make the search index of an incremental build the one a full build writes. Sphinx
+    loads the index of the last build from searchindex.js and feeds it the pages it writes;
+    but its load() leaves out the index entries (the glossary's terms: lost from the search
+    after any build that does not write the glossary page), its prune() leaves a term of a
+    page that is gone with an empty list of pages, and freeze() lists the entries in the
+    order the pages were fed. Here the entries are loaded too, emptied terms dropped, and
+    the entries frozen in the order of the page names (a full serial build's order)."""
+    if getattr(IndexBuilder.load, "kb_patched", False):
+        return
+    load, prune, freeze = IndexBuilder.load, IndexBuilder.prune, IndexBuilder.freeze
+
+    @functools.wraps(load)
+    def load_with_entries(self, stream, format) -> None:
+        text = stream.read()
+        load(self, io.BytesIO(text) if isinstance(text, bytes) else io.StringIO(text), format)
+        fmt = self.formats[format] if isinstance(format, str) else format
+        frozen = fmt.loads(text)
+        index2fn = frozen["docnames"]
+        entries: dict[str, list[tuple[str, str, str]]] = {}
+        for entry, places in frozen.get("indexentries", {}).items():
+            for doc, entry_id, main in places:
+                entries.setdefault(index2fn[doc], []).append((entry, entry_id, "main" if main else ""))
+        self._index_entries.clear()
+        self._index_entries.update({d: sorted(e) for d, e in entries.items()})
+
+    @functools.wraps(prune)
+    def prune_emptied(self, docnames) -> None:
+        kept = set(docnames)
+        prune(self, kept)
+        for doc in [d for d in self._index_entries if d not in kept]:
+            del self._index_entries[doc]
+        for mapping in (self._mapping, self._title_mapping):
+            for word in [w for w, pages in mapping.items() if not pages]:
+                del mapping[word]
+
+    @functools.wraps(freeze)
+    def freeze_in_page_order(self):
+        ordered = sorted(self._index_entries.items())
+        self._index_entries.clear()
+        self._index_entries.update(ordered)
+        return freeze(self)
+
+    load_with_entries.kb_patched = True
+    IndexBuilder.load, IndexBuilder.prune, IndexBuilder.freeze = load_with_entries, prune_emptied, freeze_in_page_order
 
 
 # ---------------------------------------------------------------------- sphinx-needs data
@@ -222,6 +271,10 @@ def _checks() -> Iterator[tuple[str, Callable[[], bool]]]:
     package = Path(inspect.getfile(SphinxNeedsData)).parent
     yield ("sphinx.project.Project no longer maps document names in _docname_to_path",
            lambda: "_docname_to_path" in inspect.getsource(Project.__init__))
+    yield ("IndexBuilder no longer keeps _index_entries, _mapping and _title_mapping, or load/prune/freeze",
+           lambda: all(n in inspect.getsource(IndexBuilder.__init__) for n in ("_index_entries", "_mapping", "_title_mapping"))
+           and all(callable(getattr(IndexBuilder, m, None)) for m in ("load", "prune", "freeze"))
+           and "'indexentries'" in inspect.getsource(getattr(IndexBuilder.freeze, "__wrapped__", IndexBuilder.freeze)))
     yield ("BuildEnvironment no longer keeps _write_doc_doctree_cache",
            lambda: "_write_doc_doctree_cache" in inspect.getsource(BuildEnvironment.__init__))
     for method in ("get_needs_mutable", "get_or_create_extends", "get_schema"):

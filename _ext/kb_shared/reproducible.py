@@ -10,7 +10,15 @@ Two things sphinx-needs writes differ from build to build:
 - schema_violations.json states how long the validation took. The timing is dropped; the
   count of warnings and of validated needs stays.
 
-needs.json is already reproducible (``reproducible_json`` in ubproject.toml)."""
+needs.json is already reproducible (``reproducible_json`` in ubproject.toml).
+
+One thing depends on how the needs were read rather than on the sources: their order. A full
+build reads the documents in the order of their names and adds their needs in that order; an
+incremental build drops the needs of a re-read document and adds them again at the end (and a
+parallel build merges its workers' needs as they finish). Every view that lists needs in the
+order it finds them (a needflow's graph, back links, a need_count's walk) then differs from a
+full build's. Before the needs are resolved they are put back in the order a full build reads
+them: by document name, and in each document in the order written."""
 
 from __future__ import annotations
 
@@ -43,6 +51,16 @@ def stable_container_ids(app: Sphinx, doctree: nodes.document, docname: str) -> 
         container["ids"] = [stable if i.startswith(PREFIX) else i for i in container["ids"]]
 
 
+def order_needs_as_read_in_full(app: Sphinx, needs) -> None:
+    """``needs-before-post-processing``: the needs in the order of a full serial build (stable:
+    the needs of one document keep the order they were created in)."""
+    ordered = sorted(needs.items(), key=lambda item: item[1]["docname"] or "")
+    if [i for i, _ in ordered] == list(needs):
+        return
+    needs.clear()
+    needs.update(ordered)
+
+
 def drop_report_timing(app: Sphinx, exception: Exception | None) -> None:
     path = Path(app.outdir) / REPORT
     if not path.is_file():
@@ -57,4 +75,6 @@ def setup(app: Sphinx) -> dict:
     # after sphinx-needs has rendered the needs (its handlers run at the default priority 500)
     app.connect("doctree-resolved", stable_container_ids, priority=900)
     app.connect("build-finished", drop_report_timing)
+    # first, before any handler walks the needs (back links are built after this event)
+    app.connect("needs-before-post-processing", order_needs_as_read_in_full, priority=100)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

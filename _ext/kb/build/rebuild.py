@@ -19,7 +19,13 @@ to write besides the ones it re-read:
   change; the pages with a ``:need:`` reference to an affected need; and every page with a
   view that depends on derived data (coverage, counts, back links, suspect flags), on a
   filter this module cannot evaluate, or on all needs (needpie, needbar, need_count, the
-  coverage summary), whenever anything changed.
+  coverage summary), whenever anything changed; and every page with a view that shows some
+  fields of every need (``kb_shows_fields``), when a need was added or removed or one of
+  those fields changed.
+
+Each node this site adds to a page says what it shows (``DECLARATIONS``; a test holds every
+node class of the site to it): all needs, some fields of every need, or no need (its output
+depends on the model or on nothing; a needtable inside it declares itself).
 
 needextend (the crosswalk's mappings) counts as part of the needs it selects: the link
 targets it adds are among a need's links, so a need that comes into or out of an extend's
@@ -55,6 +61,11 @@ NOT_SHOWN = {"lineno", "lineno_content"}
 #: sphinx-needs (needpie, needbar, need_count, need_func, ...) depends on all needs, and so
 #: does a node of this site that says so (``kb_shows_all_needs``, the coverage summary).
 ALL = None  # a view that depends on all needs
+#: What a node class of this site declares it shows, as a class attribute:
+#: ``kb_shows_all_needs = True``; ``kb_shows_fields = ("type", ...)``, fields of every need
+#: (as read, before links are resolved); ``kb_shows_no_needs = "why"``.
+DECLARATIONS = ("kb_shows_all_needs", "kb_shows_fields", "kb_shows_no_needs")
+UNKNOWN = object()  # a value the previous build did not keep: counts as changed
 
 
 @functools.cache
@@ -93,6 +104,9 @@ def collect_views(app: Sphinx, doctree: nodes.document) -> None:
             refs.add(target.split(".")[0].strip())
         elif isinstance(node, compat.FILTERED_VIEWS):
             views.append(_filter_spec(node, raw))
+        elif getattr(node, "kb_shows_fields", None):
+            fields = tuple(sorted(node.kb_shows_fields))
+            views.append(fields if set(fields) <= raw else ALL)
         elif getattr(node, "kb_shows_all_needs", False) or compat.is_needs_node(node):
             views.append(ALL)
     state = _views(app.env)
@@ -175,8 +189,9 @@ def pages_to_write(app: Sphinx, env: BuildEnvironment) -> list[str]:
     extends = _extends(env, needs, _raw_names_of(str(app.confdir)))
     extended = extends[1] if extends else {}
     views = _views(env)
-    filters = [f for doc_views, _ in views.values() for f in doc_views if f is not ALL]
+    filters = [f for doc_views, _ in views.values() for f in doc_views if isinstance(f, str)]
     names = {n.id for f in filters for n in ast.walk(ast.parse(f, mode="eval")) if isinstance(n, ast.Name)}
+    names |= {k for doc_views, _ in views.values() for f in doc_views if isinstance(f, tuple) for k in f}
     new = {
         i: {"digest": _digest(n), "doc": n["docname"], "type": n["type"],
             "links": sorted({t for link in link_types for t in n[link] or []} | extended.get(i, set())),
@@ -210,10 +225,17 @@ def pages_to_write(app: Sphinx, env: BuildEnvironment) -> list[str]:
     hop = {t for i in changed for s in states(i) for t in s["covering"]}
     affected |= hop | {t for i in hop for s in states(i) for t in s["covering"]}
     pages = {s["doc"] for i in affected for s in states(i)}
+
+    def shows_a_change(view) -> bool:
+        if view is ALL:
+            return True
+        if isinstance(view, tuple):  # fields of every need: a need came or went, or a field changed
+            return any(len(states(i)) == 1 or any(before[i]["values"].get(k, UNKNOWN) != new[i]["values"].get(k)
+                                                  for k in view) for i in changed)
+        return any(_selects(view, s["values"]) for i in affected for s in states(i))
+
     for doc, (doc_views, refs) in views.items():
-        if doc not in pages and (refs & affected or any(
-                f is ALL or any(_selects(f, s["values"]) for i in affected for s in states(i))
-                for f in doc_views)):
+        if doc not in pages and (refs & affected or any(shows_a_change(v) for v in doc_views)):
             pages.add(doc)
     pages &= env.found_docs
     logger.info(f"kb.build.rebuild: {len(changed)} needs changed, {len(affected)} affected, "
@@ -222,6 +244,7 @@ def pages_to_write(app: Sphinx, env: BuildEnvironment) -> list[str]:
 
 
 def setup(app: Sphinx) -> dict:
+    compat.search_index_as_in_a_full_build()
     app.connect("doctree-read", collect_views)
     app.connect("env-purge-doc", purge)
     app.connect("env-merge-info", merge)

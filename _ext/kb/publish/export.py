@@ -45,7 +45,8 @@ logger = logging.getLogger(__name__)
 
 
 class export_downloads(nodes.General, nodes.Element):
-    pass
+    # the list has a CSV file per need type present (expected_files)
+    kb_shows_fields = ("type",)
 
 
 class ExportDownloadsDirective(SphinxDirective):

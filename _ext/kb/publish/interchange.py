@@ -96,7 +96,7 @@ def publish(confdir: str | Path, outdir: str | Path) -> Path:
 
 
 class interchange_files(nodes.General, nodes.Element):
-    pass
+    kb_shows_no_needs = "the files of the interchange, named by the model"
 
 
 class InterchangeFilesDirective(SphinxDirective):

@@ -211,6 +211,10 @@ def write_data(app: Sphinx, builder) -> None:
 class browse(nodes.General, nodes.Element):
     """Where the browse UI goes; kb-browse.js builds it in the browser."""
 
+    # the page holds no need: its data file follows them, and the page (which names the file
+    # with its checksum) is written at every build (rewrite_catalogue)
+    kb_shows_no_needs = "the data file shows the needs; the page is written at every build"
+
 
 def visit_browse_html(self, node: browse) -> None:
     self.body.append(
@@ -254,6 +258,8 @@ def merge_catalogue(app: Sphinx, env, docnames, other) -> None:
 
 class browse_link(nodes.Inline, nodes.TextElement):
     """A link to a filtered view of the browse page; resolved once the needs are known."""
+
+    kb_shows_no_needs = "a link made of its own filters; the needs' facet values only check them"
 
 
 class BrowseRole(ReferenceRole):

@@ -120,6 +120,10 @@ def keep_generated_source_private(app: Sphinx, pagename: str, templatename: str,
 class tag_needs(nodes.General, nodes.Element):
     """The needtable of one type on a tag page; replaced by its content once needs are known."""
 
+    # the needtable inside selects the needs of the type with the tag, and declares that filter;
+    # "no need carries the tag" is true exactly when that filter selects none
+    kb_shows_no_needs = "its needtable declares the needs it shows"
+
 
 class TagNeedsDirective(SphinxDirective):
     """``.. kb-tag-needs:: TAG TYPE`` a needtable of the needs of TYPE that carry TAG."""

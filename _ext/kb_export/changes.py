@@ -130,7 +130,8 @@ def compare(old: NeedsFile, new: NeedsFile, old_side: Side, new_side: Side) -> R
 # ---------------------------------------------------------------------- the three forms
 
 
-def _text(value) -> str:
+def as_text(value) -> str:
+    """A field's value as text: lists joined with commas, objects as JSON, nothing as ""."""
     if value is None:
         return ""
     if isinstance(value, list):
@@ -177,8 +178,8 @@ def sheets(report: Report) -> list[Sheet]:
             sheet.rows.append([cell(r["id"]), cell(r["type"]), cell(r["title"]), cell(links)])
     changed = Sheet("Fields changed", "changed.csv", ["ID", "Type", "Field", "Old", "New"], wide=("Old", "New"))
     for r in report.changed:
-        changed.rows.append([cell(r["id"]), cell(r["type"]), cell(r["field"]), cell(_text(r["old"]) or None),
-                             cell(_text(r["new"]) or None)])
+        changed.rows.append([cell(r["id"]), cell(r["type"]), cell(r["field"]), cell(as_text(r["old"]) or None),
+                             cell(as_text(r["new"]) or None)])
     links = Sheet("Links", "links.csv", ["ID", "Link type", "Target", "Change"])
     for r in report.links:
         links.rows.append([cell(r["id"]), cell(r["link"]), cell(r["target"]), cell(r["change"])])
@@ -224,7 +225,7 @@ def html_page(report: Report) -> str:
     parts.append("<h2>Fields changed</h2>")
     rows = []
     for r in report.changed:
-        old, new = _text(r["old"]), _text(r["new"])
+        old, new = as_text(r["old"]), as_text(r["new"])
         shown = word_diff(old, new) if r["field"] in TEXT_FIELDS else \
             (f"<del>{e(old)}</del> → <ins>{e(new)}</ins>" if old and new else
              f"<del>{e(old)}</del>" if old else f"<ins>{e(new)}</ins>")
@@ -235,7 +236,7 @@ def html_page(report: Report) -> str:
         [f"<code>{e(r['id'])}</code>", e(r["link"]), f"<code>{e(r['target'])}</code>",
          "<ins>added</ins>" if r["change"] == "added" else "<del>removed</del>"] for r in report.links]))
     parts.append("<h2>Coverage changes</h2>")
-    parts.append(_table(["ID", "Old", "New"], [[f"<code>{e(r['id'])}</code>", e(_text(r["old"])), e(_text(r["new"]))]
+    parts.append(_table(["ID", "Old", "New"], [[f"<code>{e(r['id'])}</code>", e(as_text(r["old"])), e(as_text(r["new"]))]
                                                for r in report.coverage]))
     parts.append("<h2>Suspect links raised</h2>")
     parts.append(_table(["ID", "Target"], [[f"<code>{e(r['id'])}</code>", f"<code>{e(r['target'])}</code>"]

@@ -75,13 +75,14 @@ def framework_of(clause: dict) -> str | None:
     return targets[0] if targets else None
 
 
-def fits_of(source: NeedsFile) -> dict[tuple[str, str], dict]:
-    """(requirement ID, clause ID) -> the fit judging that pair, from the whole file."""
+def fits_of(needs: dict[str, dict], names: dict = FITS) -> dict[tuple[str, str], dict]:
+    """(requirement ID, clause ID) -> the fit judging that pair, from all the needs; ``names``:
+    the fit type and its links (the site passes its model's [kb.crosswalk.fits])."""
     out = {}
-    for need in source.needs.values():
-        if need["type"] == FITS["type"]:
-            for req in need.get(FITS["requirement"]) or []:
-                for clause in need.get(FITS["clause"]) or []:
+    for need in needs.values():
+        if need["type"] == names["type"]:
+            for req in need.get(names["requirement"]) or []:
+                for clause in need.get(names["clause"]) or []:
                     out[(req, clause)] = need
     return out
 
@@ -96,7 +97,7 @@ def rows(source: NeedsFile, selected: dict[str, dict], markers: dict[str, str]) 
     level. The clause, its framework and the fit come from the whole file, also when a
     filter left them out."""
     needs, order = source.needs, list(markers)
-    fits = fits_of(source)
+    fits = fits_of(source.needs)
     out = []
     for need in selected.values():
         for link in markers:
@@ -131,7 +132,7 @@ def coverage_rows(source: NeedsFile, selected: dict[str, dict]) -> list[dict]:
     clauses by level; sorted by framework, section and requirement."""
     needs = source.needs
     per: dict[tuple[str, str], dict[str, list[str]]] = {}
-    for (req_id, clause_id), fit in fits_of(source).items():
+    for (req_id, clause_id), fit in fits_of(source.needs).items():
         if req_id not in selected or clause_id not in needs or relation(fit) != MAPS_TO:
             continue
         framework = framework_of(needs[clause_id]) or ""
@@ -156,7 +157,7 @@ def gap_rows(source: NeedsFile, markers: dict[str, str]) -> list[dict]:
     requirements leave open, with the requirements that are only related to it (see also) and
     its number of topic links; sorted by framework and clause."""
     needs = source.needs
-    fits = fits_of(source)
+    fits = fits_of(source.needs)
     reached = {c for (_, c), fit in fits.items() if relation(fit) == MAPS_TO}
     topic: dict[str, set[str]] = {}
     for need in needs.values():

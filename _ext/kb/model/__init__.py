@@ -106,10 +106,6 @@ class Model:
         """Mapping link type -> its evidence level ({"marker", "meaning"}), [kb.evidence]."""
         return self.kb.get("evidence", {})
 
-    @property
-    def mapping_links(self) -> list[str]:
-        return list(self.evidence)
-
     @functools.cached_property
     def evidence_markers(self) -> dict[str, str]:
         return {link: decl["marker"] for link, decl in self.evidence.items() if decl.get("marker")}

@@ -117,11 +117,11 @@ def render(app: Sphinx, docname: str, report: changes.Report) -> list[nodes.Node
         ("Needs removed", ["ID", "Type", "Title"], [[_para(nodes.literal(text=r["id"])), r["type"], r["title"]]
                                                     for r in report.removed]),
         ("Fields changed", ["ID", "Field", "Change"],
-         [[ref(r["id"]), r["field"], _diff(changes._text(r["old"]), changes._text(r["new"]))] for r in report.changed]),
+         [[ref(r["id"]), r["field"], _diff(changes.as_text(r["old"]), changes.as_text(r["new"]))] for r in report.changed]),
         ("Links", ["ID", "Link type", "Target", "Change"],
          [[ref(r["id"]), r["link"], _para(nodes.literal(text=r["target"])), r["change"]] for r in report.links]),
         ("Coverage changes", ["ID", "Old", "New"],
-         [[ref(r["id"]), changes._text(r["old"]), changes._text(r["new"])] for r in report.coverage]),
+         [[ref(r["id"]), changes.as_text(r["old"]), changes.as_text(r["new"])] for r in report.coverage]),
         ("Suspect links raised", ["ID", "Target"], [[ref(r["id"]), ref(r["target"])] for r in report.suspect]),
     ]
     for title, header, rows in sections:

@@ -36,6 +36,7 @@ from pathlib import Path
 
 from docutils import nodes
 from docutils.parsers.rst import directives
+from kb_export.crosswalk import fits_of
 from kb_export.ordering import natural_key
 from kb_shared.tables import table as _table
 from sphinx.application import Sphinx
@@ -56,12 +57,6 @@ STATUS_TEXT = {"silent": "—", "unmapped": "leads only"}
 def settings(confdir) -> tuple[dict, dict]:
     model = model_of(confdir)
     return model.crosswalk, model.evidence
-
-
-def topic_number(docname: str) -> str:
-    """Topic pages are named tNN-...: crosswalk section 2.NN."""
-    match = re.search(r"/t(\d+)-[^/]*$", docname)
-    return f"2.{int(match.group(1))}" if match else docname
 
 
 class crosswalk_view(nodes.General, nodes.Element):
@@ -257,13 +252,7 @@ class Crosswalk:
         self.standard_order = [s for c in self.columns for s in c["standards"]]
         self.titles = {d: app.env.titles[d].astext() if d in app.env.titles else d for d in self.topics}
         # (requirement, clause) -> the fit judging that topic link
-        fm = self.fit_model
-        self.fits: dict[tuple[str, str], dict] = {}
-        for need in self.needs.values():
-            if need["type"] == fm.get("type"):
-                for req_id in need[fm["requirement"]]:
-                    for clause_id in need[fm["clause"]]:
-                        self.fits[(req_id, clause_id)] = need
+        self.fits = fits_of(self.needs, self.fit_model)
 
     def level(self, req_id: str, clause_id: str) -> str | None:
         fit = self.fits.get((req_id, clause_id))
@@ -272,10 +261,18 @@ class Crosswalk:
     def maps_to(self, req_id: str, clause_id: str) -> bool:
         return self.level(req_id, clause_id) in self.fit_model.get("maps_to", ())
 
-    def mapped_clauses(self, topic: str) -> set[str]:
-        """The clauses of a topic that at least one of its requirements maps to."""
+    def split(self, topic: str, key: str) -> tuple[list, list]:
+        """A topic's (clause, link) pairs in one framework: (those at least one of the topic's
+        requirements maps to, those to see also)."""
         reqs = self.topic_reqs.get(topic, ())
-        return {c for c, _ in self.topic_maps[topic] if any(self.maps_to(r, c) for r in reqs)}
+        maps = self.maps_in(topic, key)
+        mapped = {c for c, _ in maps if any(self.maps_to(r, c) for r in reqs)}
+        return [m for m in maps if m[0] in mapped], [m for m in maps if m[0] not in mapped]
+
+    def topic_links_to(self, clause_id: str) -> set[str]:
+        """The needs with a topic link to a clause (each once, whatever its evidence links)."""
+        clause = self.needs[clause_id]
+        return {n for link in self.evidence for n in clause[f"{link}_back"]}
 
     def clauses_of(self, key: str) -> list[str]:
         """Every clause of a framework column, in the order of its references."""
@@ -375,12 +372,9 @@ def _cell(app, cw: Crosswalk, docname: str, topic: str, column: dict, with_title
     """A topic's clauses in one framework: first those its requirements map to (a full or
     partial fit), then, labelled, those to see also (a related fit or the topic alone)."""
     box = nodes.container()
-    maps = cw.maps_in(topic, column["key"])
     multi = len(column["standards"]) > 1
-    mapped = cw.mapped_clauses(topic)
     reqs = cw.topic_reqs.get(topic, ())
-    fitting = [(c, l) for c, l in maps if c in mapped]
-    see_also = [(c, l) for c, l in maps if c not in mapped]
+    fitting, see_also = cw.split(topic, column["key"])
     if fitting:
         box += nodes.paragraph(text="Maps to:", classes=["kb-crosswalk-maps-to"])
         box += _clause_list(app, cw, docname, fitting, with_title, multi,
@@ -389,7 +383,7 @@ def _cell(app, cw: Crosswalk, docname: str, topic: str, column: dict, with_title
         box += nodes.paragraph(text="See also (on the topic, no fit):", classes=["kb-crosswalk-see-also"])
         box += _clause_list(app, cw, docname, see_also, with_title, multi).children
     for note in cw.notes_in(topic, column["key"]):
-        if note["status"] in STATUS_TEXT and not maps:
+        if note["status"] in STATUS_TEXT and not (fitting or see_also):
             box += nodes.paragraph(text=STATUS_TEXT[note["status"]])
         if with_notes and note["note"]:
             box += nodes.paragraph(text=note["note"], classes=["kb-crosswalk-note"])
@@ -476,37 +470,37 @@ def render_matrix(app, cw: Crosswalk, docname: str) -> list[nodes.Node]:
 def _matrix_cell(app, cw: Crosswalk, docname: str, topic: str, column: dict) -> nodes.container:
     """The clauses the topic's requirements map to, and how many to see also."""
     box = nodes.container()
-    maps = cw.maps_in(topic, column["key"])
-    mapped = cw.mapped_clauses(topic)
-    fitting = [(c, l) for c, l in maps if c in mapped]
+    fitting, see_also = cw.split(topic, column["key"])
     if fitting:
         box += _clause_list(app, cw, docname, fitting, False, len(column["standards"]) > 1).children
-    if len(maps) > len(fitting):
-        box += nodes.paragraph(text=f"see also: {len(maps) - len(fitting)} on the topic",
+    if see_also:
+        box += nodes.paragraph(text=f"see also: {len(see_also)} on the topic",
                                classes=["kb-crosswalk-see-also"])
     for note in cw.notes_in(topic, column["key"]):
-        if note["status"] in STATUS_TEXT and not maps:
+        if note["status"] in STATUS_TEXT and not (fitting or see_also):
             box += nodes.paragraph(text=STATUS_TEXT[note["status"]])
     if not box.children:
         box += nodes.paragraph(text="")
     return box
 
 
-def framework_counts(cw: Crosswalk, key: str) -> dict[str, int]:
-    """A framework's coverage in both directions, counted."""
+def framework_fits(cw: Crosswalk, key: str) -> tuple[list[str], list[dict], set[str]]:
+    """A framework's clauses, the fits to them, and the clauses a full or partial fit reaches."""
+    fm = cw.fit_model
     clauses = cw.clauses_of(key)
     fits = cw.fits_to(clauses)
+    return clauses, fits, {f[fm["clause"]][0] for f in fits if f[fm["level"]] in fm["maps_to"]}
+
+
+def framework_counts(cw: Crosswalk, key: str) -> dict[str, int]:
+    """A framework's coverage in both directions, counted."""
+    clauses, fits, reached = framework_fits(cw, key)
     fm = cw.fit_model
-    maps = [f for f in fits if f[fm["level"]] in fm["maps_to"]]
-    reached = {f[fm["clause"]][0] for f in maps}
-    per_req: dict[str, set[str]] = defaultdict(set)
-    for fit in maps:
-        per_req[fit[fm["requirement"]][0]].add(fit[fm["level"]])
-    topic_links = sum(1 for t in cw.topics for c, _ in cw.maps_in(t, key) for _ in cw.topic_reqs.get(t, ()))
+    mapped = {f[fm["requirement"]][0] for f in fits if f[fm["level"]] in fm["maps_to"]}
     return {
         "clauses": len(clauses), "reached": len(reached), "not reached": len(clauses) - len(reached),
-        "requirements": len(per_req),
-        "topic links": topic_links,
+        "requirements": len(mapped),
+        "topic links": sum(len(cw.topic_links_to(c)) for c in clauses),
         **{f"{level} fits": sum(1 for f in fits if f[fm["level"]] == level) for level in ("full", "partial", "related")},
     }
 
@@ -555,8 +549,7 @@ def render_framework(app, cw: Crosswalk, docname: str, key: str) -> list[nodes.N
             box += item
         out.append(box if topics else nodes.paragraph(text="None.", classes=[cls]))
 
-    clauses = cw.clauses_of(key)
-    fits = cw.fits_to(clauses)
+    clauses, fits, reached = framework_fits(cw, key)
     out.append(nodes.rubric(text="Requirements that map to it (full or partial fit)"))
     per_req: dict[str, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
     for fit in fits:
@@ -583,7 +576,6 @@ def render_framework(app, cw: Crosswalk, docname: str, key: str) -> list[nodes.N
                else nodes.paragraph(text="None: no requirement has a full or partial fit to this framework."))
 
     out.append(nodes.rubric(text="Clauses no requirement reaches (gaps)"))
-    reached = {f[fm["clause"]][0] for f in fits if f[fm["level"]] in fm["maps_to"]}
     rows = []
     for clause_id in clauses:
         if clause_id in reached:
@@ -591,10 +583,9 @@ def render_framework(app, cw: Crosswalk, docname: str, key: str) -> list[nodes.N
         first = nodes.paragraph()
         first += _ref(app, docname, cw.needs[clause_id], cw.label(clause_id))
         related = sorted((f[fm["requirement"]][0] for f in fits if f[fm["clause"]][0] == clause_id), key=natural_key)
-        links = sum(1 for need in cw.needs.values() for link in cw.evidence
-                    if need["type"] != fm["type"] and clause_id in need.get(link, ()))
         rows.append([first, cw.needs[clause_id]["clause_title"] or "",
-                     _req_list(app, cw, docname, related) if related else "", str(links)])
+                     _req_list(app, cw, docname, related) if related else "",
+                     str(len(cw.topic_links_to(clause_id)))])
     out.append(_table(["Clause", "Title", "Related requirements (see also)", "Topic links"], rows,
                       ["kb-crosswalk-gaps"], [18, 42, 28, 12]) if rows
                else nodes.paragraph(text="None: a full or partial fit reaches every clause."))

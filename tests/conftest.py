@@ -17,6 +17,9 @@ from pathlib import Path
 
 import pytest
 
+# the browser fixtures, shared by every module under browser/ (one Playwright per process)
+pytest_plugins = ["browser.session"]
+
 ROOT = Path(__file__).resolve().parents[1]
 # Sphinx colours its messages when CI=true; the tests read the messages as plain text.
 os.environ["NO_COLOR"] = "1"

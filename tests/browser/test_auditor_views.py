@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import pytest
 
-from test_browser import chromium, http_root, page, root  # noqa: F401 -- fixtures
-
 MATRIX = "requirements/traceability/matrix.html"
 
 

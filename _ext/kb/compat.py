@@ -25,7 +25,8 @@ from sphinx.application import Sphinx
 from sphinx.environment import BuildEnvironment
 from sphinx.project import Project
 from sphinx.search import IndexBuilder
-from sphinx_needs.data import NeedsCoreFields, NeedsExtendType, SphinxNeedsData
+from sphinx_needs.data import NeedsCoreFields, NeedsExtendType, NeedsTableType, SphinxNeedsData
+from sphinx_needs.directives.needextend import Needextend
 from sphinx_needs.directives.needextract import Needextract
 from sphinx_needs.directives.needflow._directive import NeedflowGraphiz, NeedflowPlantuml
 from sphinx_needs.directives.needlist import Needlist
@@ -169,9 +170,26 @@ FILTERED_VIEWS = (Needextract, Needtable, Needlist, NeedflowGraphiz, NeedflowPla
 NEED_REFERENCES = (NeedRef, NeedIncoming, NeedOutgoing, NeedPart)
 
 
+def fields_shown(node: nodes.Element) -> frozenset[str] | None:
+    """The fields of its needs a view shows, or None when it shows whole needs. A needtable
+    shows its columns, orders by its sort key, and links each ID to the need's page; a
+    style_row with a dynamic function or shown need parts can show any field. Every other view
+    (needextract, needlist, needflow) counts as showing whole needs."""
+    if not isinstance(node, Needtable):
+        return None
+    a = node.attributes
+    if "[[" in str(a.get("style_row") or "") or a.get("show_parts"):
+        return None
+    sort = "id" if a.get("sort") in (None, "", "id_complete") else a["sort"]
+    # sphinx-needs keeps a column as (NAME in upper case, its title)
+    return frozenset({name.lower() for name, _ in a["columns"]} | {"id", "docname", sort})
+
+
 def is_needs_node(node: nodes.Node) -> bool:
-    """A node sphinx-needs fills in when it resolves a page (any of its views or functions)."""
-    return type(node).__module__.startswith("sphinx_needs.") and not isinstance(node, Need)
+    """A node sphinx-needs fills in when it resolves a page (any of its views or functions).
+    Not a need (it shows its own need) nor a needextend (it shows nothing: sphinx-needs removes
+    it when it resolves the page, and what it does to the needs it selects is in their links)."""
+    return type(node).__module__.startswith("sphinx_needs.") and not isinstance(node, (Need, Needextend))
 
 
 # ---------------------------------------------------------------------- layouts
@@ -282,6 +300,8 @@ def _checks() -> Iterator[tuple[str, Callable[[], bool]]]:
     yield ("needextend records changed their keys",
            lambda: {"filter", "filter_is_id", "modifications", "list_modifications", "extend_priority"}
            <= set(NeedsExtendType.__annotations__))
+    yield ("needtable nodes no longer carry columns, sort, style_row and show_parts",
+           lambda: {"columns", "sort", "style_row", "show_parts"} <= set(NeedsTableType.__annotations__))
     yield ("NeedLink no longer has id and part", lambda: {"id", "part"} <= set(NeedLink.__annotations__))
     yield ("NeedModification no longer has docname and lineno",
            lambda: {"docname", "lineno"} <= set(NeedModification.__annotations__))

@@ -1,7 +1,8 @@
 """Incremental builds of a small project with the real model and extensions: a build with
 nothing changed reads nothing again, writes no need page and keeps the export; an edit
-writes the pages that show what changed (also through a needextend on another page) and
-gives the pages a full build gives; the export follows the needs and repairs itself.
+writes the pages that show what changed (also through a needextend on another page), field
+by field (a table is not written when none of its columns changed), and gives the pages a full
+build gives; the export follows the needs and repairs itself.
 No timings are asserted: `make bench` reports them."""
 
 import json
@@ -81,3 +82,30 @@ def test_incremental_builds_follow_the_needs_and_keep_the_export(tmp_path):
     assert retag.returncode == 0, retag.output
     assert {"tags/cybersecurity", "tags/index"} <= read_again(retag)
     assert "A changed meaning of the tag." in (out / "tags" / "cybersecurity.html").read_text()
+
+
+def test_an_edit_writes_the_tables_that_show_the_edited_field(tmp_path):
+    first = build_fixture("incremental", tmp_path)
+    assert first.returncode == 0, first.output
+    src, out = first.srcdir, first.outdir
+    reqs = src / "pages" / "requirements.rst"
+
+    def edit(old: str, new: str) -> set[str]:
+        mtimes = snapshot(out)
+        reqs.write_text(reqs.read_text().replace(old, new))
+        build = sphinx_build(src, out)
+        assert build.returncode == 0, build.output
+        assert read_again(build) == {"pages/requirements"}
+        return written_since(out, mtimes)
+
+    # the mapping page's table shows ID, section and cites of every requirement; the tag
+    # page's shows the title: a content edit writes neither, a title edit only the tag page
+    written = edit("The first requirement.", "The first requirement, said again.")
+    assert "pages/requirements.html" in written
+    assert not written & {"pages/mapping.html", "tags/cybersecurity.html"}
+    written = edit("A requirement of section 5.1", "The requirement of section 5.1")
+    assert "tags/cybersecurity.html" in written and "pages/mapping.html" not in written
+    full = sphinx_build(src, tmp_path / "full", "-E")
+    assert full.returncode == 0, full.output
+    incremental, expected = pages(out), pages(full.outdir)
+    assert [p for p in expected if incremental[p] != expected[p]] == []

@@ -14,14 +14,24 @@ to write besides the ones it re-read:
   counts and coverage change) and the needs linking to it (the targets of their links);
   and the needs with a covering link (implements, verifies, maintains) to a changed need
   (its fingerprint changed, so their suspect flags do);
-* the pages of the affected needs; the pages with a view (needextract, needtable, needflow,
-  needlist) whose filter selects an affected need, with its values before or after the
-  change; the pages with a ``:need:`` reference to an affected need; and every page with a
-  view that depends on derived data (coverage, counts, back links, suspect flags), on a
-  filter this module cannot evaluate, or on all needs (needpie, needbar, need_count, the
-  coverage summary), whenever anything changed; and every page with a view that shows some
-  fields of every need (``kb_shows_fields``), when a need was added or removed or one of
-  those fields changed.
+* the pages of the affected needs (a need's box shows all of it, back links and chain
+  included);
+* the pages with a filtered view (needextract, needtable, needflow, needlist) that shows a
+  change, field by field: a need comes into or out of its filter (its values before and
+  after); a changed need it selects changed a field it shows (a needtable shows its columns,
+  its sort key and the ID with its page; the other views whole needs); a need it selects
+  got other derived data (back links, coverage, suspect flags) and it shows some; or a need
+  it selects links to a need that came, went or moved, and it shows that link;
+* the pages with a ``:need:`` reference to a changed need (or a ``:need_incoming:`` /
+  ``:need_outgoing:`` to an affected one);
+* every page with a view that depends on derived data of all needs, on a filter this module
+  cannot evaluate, or on all needs (needpie, needbar, need_count, the coverage summary),
+  whenever anything changed; and every page with a view that shows some fields of every need
+  (``kb_shows_fields``, or every field as read but some: ``kb_shows_fields_but``), when a
+  need was added or removed or one of those fields changed.
+
+A title edit thus writes the tables that show titles, not those that list the same needs
+by other columns; a content edit writes no crosswalk page.
 
 Each node this site adds to a page says what it shows (``DECLARATIONS``; a test holds every
 node class of the site to it): all needs, some fields of every need, or no need (its output
@@ -40,6 +50,7 @@ import functools
 import hashlib
 import json
 from pathlib import Path
+from typing import NamedTuple
 
 from docutils import nodes
 from sphinx.application import Sphinx
@@ -48,6 +59,7 @@ from sphinx.util import logging
 
 from .. import compat
 from ..model import model_of
+from ..quality import coverage
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +67,12 @@ logger = logging.getLogger(__name__)
 INPUTS = ("ubproject.toml", "requirements/reviewed-links.json")
 #: Fields the site's own extensions set after reading (kb.quality: coverage, review).
 SET_AFTER_READING = {"coverage", "suspect_links", "suspect_from"}
+#: Of those, the suspect flags (kb.quality.review): all that changes on a need whose covering
+#: link points to a changed need, when nothing else about it changed.
+SUSPECT_FIELDS = {"suspect_links", "suspect_from"}
+#: The fields of a need its own derived data reads besides its links (its suspect flags read
+#: only its links and the needs they point to).
+OWN_DERIVED_INPUTS = set(coverage.FIELDS_READ)
 #: Raw fields that do not show on any page.
 NOT_SHOWN = {"lineno", "lineno_content"}
 #: Views that select needs with a filter are compat.FILTERED_VIEWS; any other node of
@@ -63,9 +81,22 @@ NOT_SHOWN = {"lineno", "lineno_content"}
 ALL = None  # a view that depends on all needs
 #: What a node class of this site declares it shows, as a class attribute:
 #: ``kb_shows_all_needs = True``; ``kb_shows_fields = ("type", ...)``, fields of every need
-#: (as read, before links are resolved); ``kb_shows_no_needs = "why"``.
-DECLARATIONS = ("kb_shows_all_needs", "kb_shows_fields", "kb_shows_no_needs")
+#: (as read, before links are resolved); ``kb_shows_fields_but = ("content", ...)``, every field
+#: of every need as read except these (a view that never shows them: an edit of them alone
+#: leaves its page as it is); ``kb_shows_no_needs = "why"``.
+DECLARATIONS = ("kb_shows_all_needs", "kb_shows_fields", "kb_shows_fields_but", "kb_shows_no_needs")
 UNKNOWN = object()  # a value the previous build did not keep: counts as changed
+#: Inline references that show the links of a need, not only its title.
+LINK_REFERENCES = ("NeedIncoming", "NeedOutgoing")
+
+
+class Selection(NamedTuple):
+    """A filtered view: its filter (over the needs as read), the fields as read it shows of the
+    needs it selects (None: whole needs), and the derived fields it shows of them."""
+
+    filter: str
+    fields: frozenset[str] | None
+    derived: frozenset[str]
 
 
 @functools.cache
@@ -76,41 +107,51 @@ def _raw_names_of(confdir: str) -> frozenset[str]:
     return frozenset(fields | set(model.get("links", {})) | {"id", "type", "title", "docname", "status", "tags", "content"})
 
 
-def _filter_spec(node: nodes.Element, raw: set[str]) -> str | None:
-    """The filter of a view if it can be answered from raw data, else ALL."""
+def _selection(node: nodes.Element, raw: frozenset[str]) -> Selection | None:
+    """What a filtered view selects and shows, if its filter can be answered from the needs as
+    read, else ALL."""
     a = node.attributes
     if a.get("filter_func") or list(a.get("filter_code") or []) or a.get("status") or a.get("tags") or a.get("types"):
         return ALL
-    return _filter_spec_of(a.get("filter") or "True", raw)
+    expr = _filter_spec_of(a.get("filter") or "True", raw)
+    if expr is ALL:
+        return ALL
+    shown = compat.fields_shown(node)
+    if shown is None:
+        return Selection(expr, None, frozenset({"*"}))
+    return Selection(expr, frozenset(shown & raw), frozenset(shown - raw))
 
 
-def _filter_spec_of(expr: str, raw: set[str]) -> str | None:
-    """The filter if it names only fields known from the needs as read, else ALL."""
+def _filter_spec_of(expr: str, raw: frozenset[str]) -> str | None:
+    """The filter if it names only fields known from the needs as read, else ALL (the state
+    keeps a digest of the content, so a filter on the content counts as unknown)."""
     try:
         tree = ast.parse(expr, mode="eval")
     except SyntaxError:
         return ALL
     names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
-    return expr if names <= raw else ALL
+    return expr if names <= raw - {"content"} else ALL
 
 
 def collect_views(app: Sphinx, doctree: nodes.document) -> None:
     """At doctree-read: the views and need references of the page."""
     raw = _raw_names_of(str(app.confdir))
-    views, refs = [], set()
+    views, refs, link_refs = [], set(), set()
     for node in doctree.findall(nodes.Element):
         if isinstance(node, compat.NEED_REFERENCES):
             target = str(node.get("reftarget", "")).rsplit("<", 1)[-1].rstrip(">")  # "text <ID.part>"
-            refs.add(target.split(".")[0].strip())
+            (link_refs if type(node).__name__ in LINK_REFERENCES else refs).add(target.split(".")[0].strip())
         elif isinstance(node, compat.FILTERED_VIEWS):
-            views.append(_filter_spec(node, raw))
+            views.append(_selection(node, raw))
         elif getattr(node, "kb_shows_fields", None):
             fields = tuple(sorted(node.kb_shows_fields))
             views.append(fields if set(fields) <= raw else ALL)
+        elif getattr(node, "kb_shows_fields_but", None):
+            views.append(tuple(sorted(raw - set(node.kb_shows_fields_but))))
         elif getattr(node, "kb_shows_all_needs", False) or compat.is_needs_node(node):
             views.append(ALL)
     state = _views(app.env)
-    state[app.env.docname] = (views, refs)
+    state[app.env.docname] = (views, refs, link_refs)
 
 
 def _views(env: BuildEnvironment) -> dict:
@@ -131,6 +172,13 @@ def merge(app: Sphinx, env: BuildEnvironment, docnames: list[str], other: BuildE
 def _digest(need) -> str:
     data = {k: v for k, v in need.items() if k not in NOT_SHOWN}
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _values(need, raw: frozenset[str]) -> dict:
+    """The fields as read of a need, the content as a digest (it can be long)."""
+    values = {k: need[k] for k in raw if k in need}
+    values["content"] = hashlib.sha256(str(need.get("content", "")).encode()).hexdigest()
+    return values
 
 
 def _inputs(app: Sphinx) -> str:
@@ -188,15 +236,13 @@ def pages_to_write(app: Sphinx, env: BuildEnvironment) -> list[str]:
     covering_links = model_of(app.confdir).covering_link_names
     extends = _extends(env, needs, _raw_names_of(str(app.confdir)))
     extended = extends[1] if extends else {}
+    raw = _raw_names_of(str(app.confdir))
     views = _views(env)
-    filters = [f for doc_views, _ in views.values() for f in doc_views if isinstance(f, str)]
-    names = {n.id for f in filters for n in ast.walk(ast.parse(f, mode="eval")) if isinstance(n, ast.Name)}
-    names |= {k for doc_views, _ in views.values() for f in doc_views if isinstance(f, tuple) for k in f}
     new = {
         i: {"digest": _digest(n), "doc": n["docname"], "type": n["type"],
             "links": sorted({t for link in link_types for t in n[link] or []} | extended.get(i, set())),
             "covering": sorted({t for link in covering_links for t in n[link] or []}),
-            "values": {k: n[k] for k in names if k in n}}
+            "values": _values(n, raw)}
         for i, n in needs.items()
     }
     inputs = _inputs(app) + (extends[0] if extends else "unknown")
@@ -214,28 +260,55 @@ def pages_to_write(app: Sphinx, env: BuildEnvironment) -> list[str]:
         return []
     # added, removed, moved to another page, another type or other links: the back links,
     # counts and coverage of the targets change, and so do the links to it
+    every_field = raw | {"content"}
+    fields_changed = {i: every_field if len(states(i)) == 1 else
+                      {k for k in every_field if before[i]["values"].get(k, UNKNOWN) != new[i]["values"].get(k)}
+                      for i in changed}
     structural = {i for i in changed if len(states(i)) == 1 or any(
         before[i][k] != new[i][k] for k in ("doc", "type", "links"))}
-    affected = changed | {t for i in structural for s in states(i) for t in s["links"]}
-    # a changed need has another fingerprint: the links to it are suspect or no longer
-    affected |= {i for i, s in new.items()
-                 if changed.intersection(s["covering"]) or structural.intersection(s["links"])}
-    # the chain on a requirement's page (kb.views.chain) shows the needs that cover what covers
-    # it (the tests of its design controls): a change reaches two steps of covering links
+    # needs whose derived data changes: the targets of a need that came, went, moved or changed
+    # its links (their back links, counts and coverage); the needs linking to such a need (the
+    # targets of their links); the needs with a covering link to a changed need (its
+    # fingerprint changed: their suspect flags); and, since the chain on a requirement's page
+    # (kb.views.chain) shows the needs that cover what covers it, two steps of covering links
+    relinked = {i for i, s in new.items() if structural.intersection(s["links"])}
+    derived = {t for i in structural for s in states(i) for t in s["links"]} | relinked
+    suspect = {i for i, s in new.items() if changed.intersection(s["covering"])}
     hop = {t for i in changed for s in states(i) for t in s["covering"]}
-    affected |= hop | {t for i in hop for s in states(i) for t in s["covering"]}
+    derived |= hop | {t for i in hop for s in states(i) for t in s["covering"]}
+    affected = changed | derived | suspect
     pages = {s["doc"] for i in affected for s in states(i)}
+    link_fields = frozenset(link_types)
+
+    def selection_shows_a_change(view: Selection) -> bool:
+        for i in affected:
+            selected = [bool(s) and _selects(view.filter, s["values"]) for s in (before.get(i), new.get(i))]
+            if not any(selected):
+                continue
+            if i in changed and (selected[0] != selected[1] or view.fields is None
+                                 or fields_changed[i] & view.fields):
+                return True
+            if i in changed and view.derived and (i in structural or fields_changed[i] & OWN_DERIVED_INPUTS):
+                return True  # its own coverage changes with its links or the fields it reads
+            if i in derived and view.derived:
+                return True
+            if i in suspect and view.derived & {"*", *SUSPECT_FIELDS}:
+                return True  # its suspect flags are all that changed about it
+            if i in relinked and link_fields & view.fields:
+                return True  # the href of a link to a need that came, went or moved
+        return False
 
     def shows_a_change(view) -> bool:
         if view is ALL:
             return True
-        if isinstance(view, tuple):  # fields of every need: a need came or went, or a field changed
-            return any(len(states(i)) == 1 or any(before[i]["values"].get(k, UNKNOWN) != new[i]["values"].get(k)
-                                                  for k in view) for i in changed)
-        return any(_selects(view, s["values"]) for i in affected for s in states(i))
+        if isinstance(view, Selection):  # a NamedTuple: before the plain tuple
+            return selection_shows_a_change(view)
+        # fields of every need: a need came or went, or a field changed
+        return any(fields_changed[i].intersection(view) for i in changed)
 
-    for doc, (doc_views, refs) in views.items():
-        if doc not in pages and (refs & affected or any(shows_a_change(v) for v in doc_views)):
+    for doc, (doc_views, refs, link_refs) in views.items():
+        if doc not in pages and (refs & changed or link_refs & affected
+                                 or any(shows_a_change(v) for v in doc_views)):
             pages.add(doc)
     pages &= env.found_docs
     logger.info(f"kb.build.rebuild: {len(changed)} needs changed, {len(affected)} affected, "
@@ -249,4 +322,5 @@ def setup(app: Sphinx) -> dict:
     app.connect("env-purge-doc", purge)
     app.connect("env-merge-info", merge)
     app.connect("env-updated", pages_to_write)
-    return {"parallel_read_safe": True, "parallel_write_safe": True}
+    # 2: the views of a page are (views, references, link references), filtered views a Selection
+    return {"env_version": 2, "parallel_read_safe": True, "parallel_write_safe": True}

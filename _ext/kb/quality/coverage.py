@@ -20,6 +20,11 @@ from sphinx_needs.api import get_needs_view
 from ..model import model_of
 
 
+#: The fields of a requirement its coverage reads besides its links (kb.build.rebuild: an edit
+#: of any other field leaves the coverage as it was).
+FIELDS_READ = ("phase", "rationale")
+
+
 def coverage_state(need, needs, phase_to_type: dict[str, str], trace: Trace) -> str:
     """covered: every phase has its covering type (a phase with no rule is covered by any
     covering item); justified: not covered but it carries a rationale; gap: neither."""

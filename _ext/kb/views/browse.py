@@ -211,9 +211,10 @@ def write_data(app: Sphinx, builder) -> None:
 class browse(nodes.General, nodes.Element):
     """Where the browse UI goes; kb-browse.js builds it in the browser."""
 
-    # the page holds no need: its data file follows them, and the page (which names the file
-    # with its checksum) is written at every build (rewrite_catalogue)
-    kb_shows_no_needs = "the data file shows the needs; the page is written at every build"
+    # for the incremental rebuild (kb.build.rebuild): the page names its data file with the
+    # file's checksum, and the data follows every need (and the model), so the page is written
+    # again whenever a need changed, and a build that changed nothing leaves it alone
+    kb_shows_all_needs = True
 
 
 def visit_browse_html(self, node: browse) -> None:
@@ -236,24 +237,7 @@ class BrowseDirective(SphinxDirective):
     """``.. kb-browse::`` the filterable catalogue of all needs."""
 
     def run(self) -> list[nodes.Node]:
-        self.env.kb_browse_docs = getattr(self.env, "kb_browse_docs", set()) | {self.env.docname}
         return [browse()]
-
-
-# The catalogue page loads its data as a versioned script (?v=<checksum>), and the data follows
-# every need: the page must be written again whenever the needs may have changed, even when an
-# incremental build re-reads only other pages.
-def rewrite_catalogue(app: Sphinx, env) -> list[str]:
-    return sorted(getattr(env, "kb_browse_docs", set()) & env.found_docs)
-
-
-def purge_catalogue(app: Sphinx, env, docname: str) -> None:
-    getattr(env, "kb_browse_docs", set()).discard(docname)
-
-
-def merge_catalogue(app: Sphinx, env, docnames, other) -> None:
-    env.kb_browse_docs = getattr(env, "kb_browse_docs", set()) | (
-        getattr(other, "kb_browse_docs", set()) & set(docnames))
 
 
 class browse_link(nodes.Inline, nodes.TextElement):
@@ -308,7 +292,4 @@ def setup(app: Sphinx) -> dict:
     app.connect("doctree-resolved", resolve_browse_links)
     app.connect("write-started", write_data, priority=800)
     app.connect("html-page-context", add_assets)
-    app.connect("env-updated", rewrite_catalogue)
-    app.connect("env-purge-doc", purge_catalogue)
-    app.connect("env-merge-info", merge_catalogue)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -62,7 +62,9 @@ def settings(confdir) -> tuple[dict, dict]:
 class crosswalk_view(nodes.General, nodes.Element):
     """Placeholder, filled in once every need and every needextend is known."""
 
-    kb_shows_all_needs = True  # for the incremental rebuild (kb.build.rebuild)
+    # for the incremental rebuild (kb.build.rebuild): the crosswalk reads no need's content, and
+    # a requirement's title only on a framework page (its "Requirements that map to it")
+    kb_shows_fields_but = ("content", "title")
 
 
 def _cells(env) -> dict[str, list[dict]]:
@@ -110,6 +112,8 @@ class _View(SphinxDirective):
             for path in sorted(topics.glob("*.rst")):
                 self.env.note_dependency(str(path))
         node = crosswalk_view(kind=self.kind, column=self.arguments[0] if self.arguments else "")
+        if self.kind == "framework":
+            node.kb_shows_fields_but = ("content",)
         self.set_source_info(node)
         return [node]
 

@@ -4,7 +4,7 @@
 - ``quality``: messages that name file, line, need and fix; coverage; suspect-link review;
 - ``views``: the model page, tags, browse, the crosswalk, the life-cycle page;
 - ``build``: need layout, incremental rebuild, hygiene (required programs, safe links,
-  memory); reproducible output is ``kb_shared.reproducible``, which a device project loads too;
+  memory), furo's navigation tree computed once per build; reproducible output is ``kb_shared.reproducible``, which a device project loads too;
 - ``publish``: the interchange, the export written during the build, the pages' file lists;
 - ``compat``: every private or undocumented use of Sphinx and sphinx-needs, checked first.
 
@@ -28,6 +28,7 @@ PARTS = (
     "kb_shared.reproducible",
     "kb.build.hygiene",
     "kb.build.accessible",
+    "kb.build.navigation",
     "kb.views.crosswalk",
     "kb.views.life_cycle",
     "kb.views.tags",

@@ -209,6 +209,7 @@ class Navigation:
         self.template: Template | None = None
         self.directories: dict[str, Directory | None] = {}
         self.links_to: dict[str, list[Link]] = {}  # by target URI
+        self.pages = 0  # pages given the tree (in this process: a parallel build forks writers)
 
     def usable(self) -> bool:
         """Whether the rules cover this build (else each page gets furo's own tree)."""
@@ -245,6 +246,7 @@ class Navigation:
         tree = self.directories[directory]
         if tree is None:
             return None
+        self.pages += 1
         return self.mark(tree, pagename, self.links_to.get(target, []))
 
     def mark(self, tree: Directory, pagename: str, links: list[Link]) -> str:
@@ -298,10 +300,19 @@ def precompute(app: Sphinx, pagename: str, templatename: str, context: dict, doc
         context[compat.PRECOMPUTED_NAVIGATION] = tree
 
 
+def report(app: Sphinx, exception: Exception | None) -> None:
+    navigation = getattr(app.builder, "kb_navigation", None)
+    if exception is None and navigation is not None and navigation.pages:
+        directories = sum(1 for tree in navigation.directories.values() if tree is not None)
+        logger.info(f"kb.build.navigation: the navigation tree of {navigation.pages} pages from one "
+                    f"tree, made relative for {directories} directories", color="darkgreen")
+
+
 def setup(app: Sphinx) -> dict:
     # the output is the same either way: nothing to rebuild when it changes
     app.add_config_value("kb_nav_once", True, "", types=(bool, int))
     compat.use_precomputed_navigation()
     app.connect("env-updated", reset)
     app.connect("html-page-context", precompute, priority=400)
+    app.connect("build-finished", report)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -299,7 +299,7 @@ PRECOMPUTED_NAVIGATION = "kb_navigation_tree"
 
 
 def _source_digest(function: Callable) -> str:
-    source = inspect.getsource(getattr(function, "__wrapped__", function))
+    source = inspect.getsource(inspect.unwrap(function))
     return hashlib.sha256(source.encode("utf-8")).hexdigest()[:16]
 
 
@@ -391,7 +391,7 @@ def _checks() -> Iterator[tuple[str, Callable[[], bool]]]:
         yield (f"{name} changed (kb.build.navigation reproduces what it does per page)",
                lambda f=function, d=digest: _source_digest(f()) == d)
     yield ("furo's html-page-context handler no longer calls _compute_navigation_tree(context)",
-           lambda: "_compute_navigation_tree(context)" in inspect.getsource(furo._html_page_context))
+           lambda: "_compute_navigation_tree(context)" in inspect.getsource(inspect.unwrap(furo._html_page_context)))
     yield ("StandaloneHTMLBuilder.handle_page no longer gives the page _get_local_toctree(pagename)",
            lambda: "self._get_local_toctree(pagename, **kwargs)" in inspect.getsource(StandaloneHTMLBuilder.handle_page))
     yield ("HTML5Translator.visit_reference no longer writes an empty link as '#'",

@@ -34,9 +34,9 @@ def assert_same_pages(once: Path, each: Path) -> None:
         pytest.fail(f"{len(differ)} pages differ from furo's: {differ[:10]}\n{first}:\n{diff}")
 
 
-def build_each_page(once: Build, outdir: Path) -> Build:
+def build_each_page(once: Build, outdir: Path, *options: str) -> Build:
     """The same sources, each page's tree computed by furo."""
-    return sphinx_build(once.srcdir, outdir, "-D", "kb_nav_once=0")
+    return sphinx_build(once.srcdir, outdir, *options, "-D", "kb_nav_once=0")
 
 
 def test_every_page_of_the_fixture_is_what_furo_writes(tmp_path):
@@ -53,6 +53,17 @@ def test_every_page_of_the_fixture_is_what_furo_writes(tmp_path):
     assert '<li class="toctree-l4 current current-page">' in once.html("guide/deep/deeper/leaf.html")
     assert "checked=" in once.html("guide/deep/deeper/leaf.html")
     assert "current" not in once.html("notes/orphan.html").split('class="sidebar-tree"')[1].split("</nav>")[0]
+
+
+def test_dirhtml_pages_are_what_furo_writes(tmp_path):
+    """dirhtml writes each page in a directory of its own (the links differ from html's)."""
+    once = build_fixture("navigation", tmp_path, options=("-b", "dirhtml"))
+    assert once.returncode == 0, once.output
+    assert (once.outdir / "guide" / "deep" / "deeper" / "leaf" / "index.html").is_file()
+    assert ONCE in once.output
+    each = build_each_page(once, tmp_path / "each", "-b", "dirhtml")
+    assert each.returncode == 0, each.output
+    assert_same_pages(once.outdir, each.outdir)
 
 
 def test_tables_of_contents_with_only_nodes_get_furos_tree(tmp_path):

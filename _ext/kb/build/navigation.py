@@ -33,12 +33,12 @@ switches it off: each page is computed by furo, with the same result."""
 from __future__ import annotations
 
 import re
-import secrets
 from dataclasses import dataclass, field
 
 from docutils import nodes
 from sphinx import addnodes
 from sphinx.application import Sphinx
+from sphinx.environment import BuildEnvironment
 from sphinx.util import logging
 from sphinx.util.osutil import relative_uri
 
@@ -48,6 +48,9 @@ logger = logging.getLogger(__name__)
 
 #: A document name no toctree lists: the tree computed for it marks no page as current.
 NO_PAGE = "\x00kb-navigation"
+#: What the tree without a current page has for a link to a page (then its number and ":"):
+#: an internal link is always one (a link out of the site has "://", so none looks like it).
+PLACEHOLDER = "kb-navigation-link-"
 #: Characters a link would have escaped in the HTML (or that change how it is quoted).
 ESCAPED = re.compile(r"""[&<>"']""")
 TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9-]*)([^<>]*?)(/?)>")
@@ -113,20 +116,19 @@ class Template:
 
     @classmethod
     def compute(cls, app: Sphinx) -> Template:
-        token = f"kb-navigation-{secrets.token_hex(8)}-"
         docnames: list[str] = []
 
         def placeholder(docname: str) -> str:
             docnames.append(docname)
-            return f"{token}{len(docnames) - 1}:"
+            return f"{PLACEHOLDER}{len(docnames) - 1}:"
 
         html = compat.navigation_tree_with(app.builder, NO_PAGE, placeholder)
-        return cls.parse(html, token, docnames)
+        return cls.parse(html, docnames)
 
     @classmethod
-    def parse(cls, html: str, token: str, docnames: list[str]) -> Template:
+    def parse(cls, html: str, docnames: list[str]) -> Template:
         template = cls()
-        href = re.compile(re.escape(token) + r"(\d+):(.*)", re.S)
+        href = re.compile(re.escape(PLACEHOLDER) + r"(\d+):(.*)", re.S)
         open_tags: list[tuple[str, int | None]] = []  # name, index of a tag that may change
         start = 0
         for match in TAG.finditer(html):
@@ -151,9 +153,9 @@ class Template:
                 if link:
                     if not tag.value("class").startswith("reference ") or not tag.attributes["href"].startswith('href="'):
                         raise Unknown(match.group(0))
-                    around = tuple(i for n, i in open_tags if n != "a")
-                    if any(n not in ("ul", "li") for n, _ in open_tags) or None in around:
+                    if any(n not in ("ul", "li") for n, _ in open_tags):
                         raise Unknown(match.group(0))  # Sphinx marks every node around a link
+                    around = tuple(i for _, i in open_tags)
                     template.links.append(Link(docnames[int(link.group(1))], link.group(2), index, around))
                 elif name == "input" and index is not None:
                     if not open_tags or open_tags[-1][0] != "li":
@@ -173,6 +175,7 @@ class Directory:
     where each tag of the template stands in it."""
 
     text: str
+    tags: list[Tag]
     starts: list[int]
     ends: list[int]
 
@@ -194,10 +197,7 @@ class Directory:
             offset += len(text) + len(written)
             ends.append(offset)
         pieces.append(template.texts[-1])
-        return cls("".join(pieces), starts, ends)
-
-    def tag(self, index: int) -> Tag:
-        return Tag.parse(self.text[self.starts[index]:self.ends[index]])
+        return cls("".join(pieces), tags, starts, ends)
 
 
 class Navigation:
@@ -254,25 +254,25 @@ class Navigation:
         changed: dict[int, Tag] = {}
         current_entries: set[int] = set()
         for link in links:
-            a = tree.tag(link.tag).with_value("href", link.anchor or "#")  # the page itself
+            a = tree.tags[link.tag].with_value("href", link.anchor or "#")  # the page itself
             if link.docname == pagename and not link.anchor:
                 a = a.with_value("class", "current " + a.value("class"))
-                for index in link.around:
-                    tag = changed.get(index) or tree.tag(index)
-                    if tag.name == "ul" and not tag.attributes:
-                        changed[index] = tag.with_value("class", "current")
-                    elif tag.name == "li" and index not in current_entries:
+                for index in link.around:  # a <ul> of the template has no attributes
+                    if tree.tags[index].name == "ul":
+                        changed[index] = tree.tags[index].with_value("class", "current")
+                    else:
                         current_entries.add(index)
             changed[link.tag] = a
+        last = max(current_entries, default=None)  # furo: the last <li> with current
         for index in current_entries:
-            classes = tree.tag(index).value("class").split(" ")
+            classes = tree.tags[index].value("class").split(" ")
             classes.insert(1, "current")  # after Sphinx's level, before furo's has-children
-            if index == max(current_entries):
+            if index == last:
                 classes.append("current-page")
-            changed[index] = tree.tag(index).with_value("class", " ".join(classes))
+            changed[index] = tree.tags[index].with_value("class", " ".join(classes))
             if index in self.template.checkbox:
                 checkbox = self.template.checkbox[index]
-                changed[checkbox] = tree.tag(checkbox).with_value("checked", "")
+                changed[checkbox] = tree.tags[checkbox].with_value("checked", "")
         pieces, start = [], 0
         for index in sorted(changed):
             pieces += [tree.text[start:tree.starts[index]], str(changed[index])]
@@ -281,7 +281,7 @@ class Navigation:
         return "".join(pieces)
 
 
-def reset(app: Sphinx, env) -> None:
+def reset(app: Sphinx, env: BuildEnvironment) -> None:
     """At env-updated: the tables of contents are final; the tree is computed when the first
     page is written."""
     app.builder.kb_navigation = None

@@ -4,8 +4,9 @@ bytes furo gives it when it computes the tree page by page (``-D kb_nav_once=0``
 The fixture tests/fixtures/navigation has pages four directories deep, toctrees with and
 without a caption, a hidden one, a glob, a ``self`` entry, the general index, a link out of the
 site, a page listed by two toctrees (two current entries), a page with two top-level titles (a
-link with an anchor to the page itself) and an orphan page (no current entry); the real site is
-compared too (its session build has the tree computed once)."""
+link with an anchor to the page itself) and an orphan page (no current entry); it is built with
+the html and the dirhtml builder. The real site is compared too (its session build has the
+tree computed once)."""
 
 from __future__ import annotations
 

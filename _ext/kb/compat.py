@@ -393,7 +393,8 @@ def _checks() -> Iterator[tuple[str, Callable[[], bool]]]:
     yield ("furo's html-page-context handler no longer calls _compute_navigation_tree(context)",
            lambda: "_compute_navigation_tree(context)" in inspect.getsource(inspect.unwrap(furo._html_page_context)))
     yield ("StandaloneHTMLBuilder.handle_page no longer gives the page _get_local_toctree(pagename)",
-           lambda: "self._get_local_toctree(pagename, **kwargs)" in inspect.getsource(StandaloneHTMLBuilder.handle_page))
+           lambda: "self._get_local_toctree(pagename, **kwargs)"
+           in inspect.getsource(StandaloneHTMLBuilder.handle_page))
     yield ("HTML5Translator.visit_reference no longer writes an empty link as '#'",
            lambda: "node['refuri'] or '#'" in inspect.getsource(HTML5Translator.visit_reference))
     for module, texts in MESSAGE_TEXTS.items():

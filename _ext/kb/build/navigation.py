@@ -4,8 +4,8 @@ Furo shows the whole site's table of contents in the sidebar of every page. For 
 asks Sphinx for the global toctree (every toctree of the project resolved, the tables of
 contents of the pages copied, the tree rendered by docutils) and rewrites that HTML with
 BeautifulSoup (a checkbox and its label for each entry with children). The work for one page
-grows with the number of pages, so the work for all grows with its square: about a sixth of a
-full build of the site, and most of plain furo's time at 10,000 needs.
+grows with the number of pages, so the work for all grows with its square: on the site (144
+pages) 7.4 of the 33 CPU seconds of a full build; here, 0.1.
 
 From one page to the next, only this changes (the rules are read from the sources compat
 checks, ``compat.NAVIGATION_SOURCES``):
@@ -33,6 +33,7 @@ switches it off: each page is computed by furo, with the same result."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from docutils import nodes
@@ -151,7 +152,8 @@ class Template:
                     template.tags.append(tag)
                     start = match.end()
                 if link:
-                    if not tag.value("class").startswith("reference ") or not tag.attributes["href"].startswith('href="'):
+                    if not (tag.value("class").startswith("reference ")
+                            and tag.attributes["href"].startswith('href="')):
                         raise Unknown(match.group(0))
                     if any(n not in ("ul", "li") for n, _ in open_tags):
                         raise Unknown(match.group(0))  # Sphinx marks every node around a link
@@ -180,7 +182,7 @@ class Directory:
     ends: list[int]
 
     @classmethod
-    def compute(cls, template: Template, directory: str, target_of) -> Directory | None:
+    def compute(cls, template: Template, directory: str, target_of: Callable[[str], str]) -> Directory | None:
         """None when a link would need escaping (the page gets furo's own tree)."""
         base = directory + NO_PAGE  # a page of the directory that no link leads to
         tags = list(template.tags)

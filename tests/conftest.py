@@ -58,9 +58,10 @@ def sphinx_build(srcdir: Path, outdir: Path, *extra: str, env: dict | None = Non
     return Build(srcdir, outdir, proc.returncode, proc.stdout + proc.stderr, proc.stderr)
 
 
-def build_fixture(name: str, tmp_path: Path, env: dict | None = None, model_extra: str = "") -> Build:
+def build_fixture(name: str, tmp_path: Path, env: dict | None = None, model_extra: str = "",
+                  options: tuple[str, ...] = ()) -> Build:
     """Build tests/fixtures/<name> with the project's real configuration and model
-    (plus ``model_extra``, TOML appended to the model)."""
+    (plus ``model_extra``, TOML appended to the model; ``options`` for sphinx-build)."""
     src = tmp_path / "src"
     shutil.copytree(FIXTURES / name, src)
     for f in ("conf.py", "ubproject.toml", "docutils.conf"):
@@ -70,7 +71,7 @@ def build_fixture(name: str, tmp_path: Path, env: dict | None = None, model_extr
             f.write("\n" + model_extra)
     for folder in ("_ext", "_static"):
         shutil.copytree(ROOT / folder, src / folder, ignore=shutil.ignore_patterns("__pycache__"))
-    return sphinx_build(src, tmp_path / "html", env=env)
+    return sphinx_build(src, tmp_path / "html", *options, env=env)
 
 
 def run_exporter(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:

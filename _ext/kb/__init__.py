@@ -4,9 +4,10 @@
 - ``quality``: messages that name file, line, need and fix; coverage; suspect-link review;
 - ``views``: the model page, tags, browse, the crosswalk, the life-cycle page;
 - ``build``: need layout, incremental rebuild, hygiene (required programs, safe links,
-  memory); reproducible output is ``kb_shared.reproducible``, which a device project loads too;
+  memory), furo's navigation tree computed once per build; reproducible output is
+  ``kb_shared.reproducible``, which a device project loads too;
 - ``publish``: the interchange, the export written during the build, the pages' file lists;
-- ``compat``: every private or undocumented use of Sphinx and sphinx-needs, checked first.
+- ``compat``: every private or undocumented use of Sphinx, sphinx-needs and furo, checked first.
 
 conf.py loads this package alone; the exporter (``kb_export``) and the helpers shared with
 the device template (``kb_shared``) are packages of their own beside it."""
@@ -28,6 +29,7 @@ PARTS = (
     "kb_shared.reproducible",
     "kb.build.hygiene",
     "kb.build.accessible",
+    "kb.build.navigation",
     "kb.views.crosswalk",
     "kb.views.life_cycle",
     "kb.views.tags",

@@ -3,9 +3,11 @@
 The site needs a few things neither project offers publicly: adding generated documents to
 the project, dropping the doctrees Sphinx keeps in memory, the needs as read (before links
 are resolved), the needextend records, the node classes of sphinx-needs' views, a layout
-function of its own, and the texts of sphinx-needs' messages. Each is reached here and
-nowhere else (tests/ext/test_compat.py fails on an underscore-prefixed name of either
-package anywhere else), and ``check`` proves each one still exists when the build starts: an
+function of its own, the texts of sphinx-needs' messages, and furo's navigation tree (computed
+once per build by kb.build.navigation, which reproduces what furo and Sphinx do per page).
+Each is reached here and nowhere else (tests/ext/test_compat.py fails on an underscore-prefixed
+name of Sphinx, sphinx-needs or furo anywhere else), and ``check`` proves each one still exists
+when the build starts: an
 upgrade that renames one stops the build with one line naming what changed and the versions
 this site supports, instead of silently leaving stale pages, losing error hints or switching
 a speed-up off. Where ``sphinx_needs.api`` documents an accessor (``get_needs_view``), the
@@ -14,17 +16,24 @@ other modules use it directly."""
 from __future__ import annotations
 
 import functools
+import hashlib
 import inspect
 import io
 from collections.abc import Callable, Iterator
 from importlib import metadata
 from pathlib import Path
 
+import furo
+import furo.navigation
 from docutils import nodes
 from sphinx.application import Sphinx
+from sphinx.builders import Builder
+from sphinx.builders.html import StandaloneHTMLBuilder
 from sphinx.environment import BuildEnvironment
+from sphinx.environment.adapters import toctree as sphinx_toctree
 from sphinx.project import Project
 from sphinx.search import IndexBuilder
+from sphinx.writers.html5 import HTML5Translator
 from sphinx_needs.data import NeedsCoreFields, NeedsExtendType, NeedsTableType, SphinxNeedsData
 from sphinx_needs.directives.needextend import Needextend
 from sphinx_needs.directives.needextract import Needextract
@@ -40,14 +49,14 @@ from sphinx_needs.roles.need_outgoing import NeedOutgoing
 from sphinx_needs.roles.need_part import NeedPart
 from sphinx_needs.roles.need_ref import NeedRef
 
-SUPPORTED = "Sphinx 9.0 with sphinx-needs 9.1"
+SUPPORTED = "Sphinx 9.0 with sphinx-needs 9.1 and furo 2025.12.19"
 
 
 class IncompatibleUpgrade(SystemExit):
     """Stops the build with one line (Sphinx reports any other exception as a crash)."""
 
     def __init__(self, what: str) -> None:
-        installed = ", ".join(f"{d} {_version(d)}" for d in ("sphinx", "sphinx-needs"))
+        installed = ", ".join(f"{d} {_version(d)}" for d in ("sphinx", "sphinx-needs", "furo"))
         super().__init__(f"error: kb.compat: {what}; this site supports {SUPPORTED} "
                          f"(installed: {installed}); adapt _ext/kb/compat.py or install the "
                          "versions of requirements.lock")
@@ -284,6 +293,85 @@ MESSAGE_TEXTS = {
 }
 
 
+# ---------------------------------------------------------------------- furo's navigation tree
+#: The functions whose per-page result kb.build.navigation reproduces, by the SHA-256 of their
+#: source: the rules it follows are read from them (which links and which ``li``/``ul`` get
+#: ``current``, the checked checkbox, ``current-page``, how links are made relative), so any
+#: change to one of them may change the bytes furo writes, and the build stops until the rules
+#: are checked again (the test tests/ext/test_navigation_once.py compares both ways).
+NAVIGATION_SOURCES = {
+    "furo._compute_navigation_tree": (lambda: furo._compute_navigation_tree, "376f6a271e349b74"),
+    "furo.navigation.get_navigation_tree": (lambda: furo.navigation.get_navigation_tree, "b224fef946c29f53"),
+    "sphinx.environment.adapters.toctree._toctree_add_classes":
+        (lambda: sphinx_toctree._toctree_add_classes, "8a553dfea4bdc56f"),
+    "sphinx.environment.adapters.toctree._resolve_toctree":
+        (lambda: sphinx_toctree._resolve_toctree, "f407c9997ee3a98e"),
+    "sphinx.environment.adapters.toctree._toctree_standard_entry":
+        (lambda: sphinx_toctree._toctree_standard_entry, "411921e603934dde"),
+    "StandaloneHTMLBuilder._get_local_toctree":
+        (lambda: StandaloneHTMLBuilder._get_local_toctree, "0081b8a2ebf98d41"),
+}
+#: Where a page's navigation tree computed by kb.build.navigation waits in the page's context
+#: for furo (an html-page-context handler that runs before furo's puts it there).
+PRECOMPUTED_NAVIGATION = "kb_navigation_tree"
+
+
+def _source_digest(function: Callable) -> str:
+    source = inspect.getsource(inspect.unwrap(function))
+    return hashlib.sha256(source.encode("utf-8")).hexdigest()[:16]
+
+
+def navigation_tree_with(builder: StandaloneHTMLBuilder, docname: str, link: Callable[[str], str]) -> str:
+    """Furo's navigation tree as it computes it for the page ``docname``, except that each
+    internal link is ``link(document name)`` + its anchor instead of the link relative to the
+    page. Furo's own function is called with a context holding only the ``toctree`` function;
+    that function is the builder's (``_get_local_toctree``: the global toctree, rendered) with
+    a builder whose get_relative_uri is ``link`` (global_toctree_for_doc asks the builder for
+    nothing else)."""
+
+    class Links:
+        def __init__(self) -> None:
+            self.tags = builder.tags
+
+        def get_relative_uri(self, from_: str, to: str, typ: str | None = None) -> str:
+            return link(to)
+
+    def toctree(collapse: bool = True, **kwargs) -> str:
+        # as StandaloneHTMLBuilder._get_local_toctree (its source is checked)
+        if "includehidden" not in kwargs:
+            kwargs["includehidden"] = False
+        if kwargs.get("maxdepth") == "":
+            kwargs.pop("maxdepth")
+        tree = sphinx_toctree.global_toctree_for_doc(builder.env, docname, Links(), tags=builder.tags,
+                                                     collapse=collapse, **kwargs)
+        return builder.render_partial(tree)["fragment"]
+
+    return furo._compute_navigation_tree({"toctree": toctree})
+
+
+def use_precomputed_navigation() -> None:
+    """Make furo take a page's navigation tree from the page's context when it is there (under
+    PRECOMPUTED_NAVIGATION) instead of computing it: its html-page-context handler calls the
+    module's ``_compute_navigation_tree(context)``."""
+    compute = furo._compute_navigation_tree
+    if getattr(compute, "kb_patched", False):
+        return
+
+    @functools.wraps(compute)
+    def precomputed_or_computed(context: dict) -> str:
+        tree = context.pop(PRECOMPUTED_NAVIGATION, None)
+        return compute(context) if tree is None else tree
+
+    precomputed_or_computed.kb_patched = True
+    furo._compute_navigation_tree = precomputed_or_computed
+
+
+def has_own_relative_links(builder: Builder) -> bool:
+    """Whether the builder makes links between pages otherwise than Builder does (from the
+    target URIs of both pages; singlehtml's single page, for one)."""
+    return type(builder).get_relative_uri is not Builder.get_relative_uri
+
+
 # ---------------------------------------------------------------------- the start-up check
 def _checks() -> Iterator[tuple[str, Callable[[], bool]]]:
     package = Path(inspect.getfile(SphinxNeedsData)).parent
@@ -319,6 +407,16 @@ def _checks() -> Iterator[tuple[str, Callable[[], bool]]]:
     yield ("DynamicFunctionParsed.from_string or its fields changed",
            lambda: callable(getattr(DynamicFunctionParsed, "from_string", None))
            and {"name", "args", "kwargs"} <= set(DynamicFunctionParsed.__annotations__))
+    for name, (function, digest) in NAVIGATION_SOURCES.items():
+        yield (f"{name} changed (kb.build.navigation reproduces what it does per page)",
+               lambda f=function, d=digest: _source_digest(f()) == d)
+    yield ("furo's html-page-context handler no longer calls _compute_navigation_tree(context)",
+           lambda: "_compute_navigation_tree(context)" in inspect.getsource(inspect.unwrap(furo._html_page_context)))
+    yield ("StandaloneHTMLBuilder.handle_page no longer gives the page _get_local_toctree(pagename)",
+           lambda: "self._get_local_toctree(pagename, **kwargs)"
+           in inspect.getsource(StandaloneHTMLBuilder.handle_page))
+    yield ("HTML5Translator.visit_reference no longer writes an empty link as '#'",
+           lambda: "node['refuri'] or '#'" in inspect.getsource(HTML5Translator.visit_reference))
     for module, texts in MESSAGE_TEXTS.items():
         for text in texts:
             yield (f"sphinx-needs' {module} no longer words a message with {text!r}",

@@ -1,5 +1,5 @@
-"""kb.compat is the only module that reaches into Sphinx's and sphinx-needs' internals, and it
-checks each of them when the build starts."""
+"""kb.compat is the only module that reaches into the internals of Sphinx, sphinx-needs and furo,
+and it checks each of them when the build starts."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from kb import compat
 SOURCES = sorted({*ROOT.glob("_ext/**/*.py"), *ROOT.glob("examples/*/_ext/*.py"), ROOT / "conf.py",
                   *ROOT.glob("examples/*/conf.py"), ROOT / "tools" / "bench.py", ROOT / "tools" / "review-links"})
 COMPAT = ROOT / "_ext" / "kb" / "compat.py"
-PACKAGES = ("sphinx", "sphinx_needs")
+PACKAGES = ("sphinx", "sphinx_needs", "furo")
 
 
 def private(name: str) -> bool:
@@ -43,7 +43,7 @@ def own_private_names(trees: list[ast.AST]) -> set[str]:
 
 
 def internals_used(tree: ast.AST, own: set[str]) -> list[str]:
-    """Where a module imports a private module or name of Sphinx or sphinx-needs, or reads an
+    """Where a module imports a private module or name of Sphinx, sphinx-needs or furo, or reads an
     underscore attribute (directly or with getattr/hasattr/setattr) that is not its own."""
     found = []
     for node in ast.walk(tree):
@@ -70,7 +70,7 @@ def test_no_module_but_compat_touches_sphinx_internals():
     own = own_private_names([t for p, t in trees.items() if p != COMPAT])
     offenders = {str(p.relative_to(ROOT)): used for p, t in trees.items() if p != COMPAT
                  if (used := internals_used(t, own))}
-    assert not offenders, f"private Sphinx/sphinx-needs APIs outside kb/compat.py: {offenders}"
+    assert not offenders, f"private Sphinx/sphinx-needs/furo APIs outside kb/compat.py: {offenders}"
     assert len(SOURCES) > 30  # the scan covers the package, not an empty list
 
 

@@ -35,7 +35,8 @@ help:
 	@echo "               against SHA256SUMS and the manifest, and its signature against tools/allowed_signers"
 	@echo "  test         build once and run every test (pytest, tests/)"
 	@echo "  audit        check requirements.lock for known vulnerabilities (pip-audit; network)"
-	@echo "  bench        benchmark synthetic knowledge bases of $(BENCH_SIZES) needs ($(BUILDDIR)/bench/results.json)"
+	@echo "  bench        benchmark synthetic knowledge bases of $(BENCH_SIZES) needs, beside plain Sphinx and"
+	@echo "               two peers, plain sphinx-needs and StrictDoc ($(BUILDDIR)/bench/results.json)"
 	@echo "  serve        live preview with sphinx-autobuild at http://127.0.0.1:8000 (no export in the build)"
 	@echo "  review-links record every design/test/post-market link as reviewed (after a review)"
 	@echo "  clean        remove $(BUILDDIR)"
@@ -125,10 +126,12 @@ review-links: html
 clean:
 	rm -rf $(BUILDDIR) $(EXAMPLE)/_build
 
-# Regenerates the lock in a throwaway environment, from PyPI only, for this machine's Python.
+# Regenerates the locks in a throwaway environment, from PyPI only, for this machine's Python:
+# the site's, and StrictDoc's (tools/strictdoc.lock, which `make bench` installs for its peer case).
+PIPCOMPILE := PIP_CONFIG_FILE=/dev/null PIP_FIND_LINKS= $(BUILDDIR)/lockenv/bin/pip-compile --quiet \
+	--generate-hashes --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links
 lock:
 	$(PYTHON) -m venv $(BUILDDIR)/lockenv
 	$(BUILDDIR)/lockenv/bin/python -m pip install --quiet pip-tools
-	PIP_CONFIG_FILE=/dev/null PIP_FIND_LINKS= $(BUILDDIR)/lockenv/bin/pip-compile --quiet \
-		--generate-hashes --allow-unsafe --strip-extras --no-emit-index-url \
-		--no-emit-find-links -o requirements.lock requirements.in
+	$(PIPCOMPILE) -o requirements.lock requirements.in
+	$(PIPCOMPILE) -o tools/strictdoc.lock tools/strictdoc.in

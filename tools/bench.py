@@ -9,7 +9,17 @@ coverage rule holds; tabbed guideline pages with one needextract tab per section
 traceability matrix (kb-trace-matrix), the coverage summary (kb-coverage-summary, needpie, needbar)
 and the gaps page. Beside it, the floor: the same text with every need written as plain RST
 (rubric, paragraph, field list with the links in both directions) and no views, built with
-plain Sphinx and the same theme.
+plain Sphinx and the same theme. And two peers, built from the same needs and pages:
+  - plain sphinx-needs: `extensions = ["sphinx_needs"]`, the furo theme, sphinx-needs' default
+    configuration but for the need types, link types and fields the needs are written with;
+    none of the site's extensions, layouts, views or browse page; the needs as `.. req::` etc.
+    with their links as options, a guideline page's sections each with its needextract;
+  - StrictDoc (tools/strictdoc.lock, installed into <out>/strictdoc-venv, hash-checked): one
+    .sdoc document per page, the needs as requirements of its default grammar (UID, TAGS,
+    TITLE, STATEMENT, RATIONALE), every link a Parent relation; `strictdoc export --formats
+    html`, which writes StrictDoc's own document, table, traceability and search pages, in
+    parallel worker processes as it does by default (the Sphinx builds are serial unless
+    $SPHINXOPTS has -j; cpu_seconds tells the two apart).
 
 Cases, each timed with the peak memory of the process tree:
   full    clean build of the project (sphinx-build, the options of `make html`)
@@ -19,6 +29,9 @@ Cases, each timed with the peak memory of the process tree:
   filter  toggling the first facet on browse.html in headless Chromium until the new result
           count is rendered, median of 5 (skipped when the build has no browse.html)
   floor   clean build of the floor project
+  peer-needs      clean build of the plain sphinx-needs project
+  peer-strictdoc  clean export of the StrictDoc project, its cache emptied first (skipped,
+                  with the reason, when StrictDoc cannot be installed)
 
 Writes _build/bench/results.json (a list of {"needs", "case", "seconds", "peak_rss_mb"};
 a skipped case has "skipped" and null figures) and prints a table with the ratios to the floor.
@@ -36,6 +49,7 @@ Sphinx options come from $SPHINXOPTS (as for `make html`)."""
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import random
@@ -55,7 +69,7 @@ sys.path.insert(0, str(ROOT / "_ext"))
 from kb.model import model_of  # noqa: E402  (the link types of the synthetic needs are the model's)
 
 MODEL = model_of(ROOT)
-CASES = ("full", "noop", "edit", "export", "filter", "floor")
+CASES = ("full", "noop", "edit", "export", "filter", "floor", "peer-needs", "peer-strictdoc")
 SHARE = {"standard": 0.12, "req": 0.40, "design": 0.15, "test": 0.17}  # postmarket: the rest
 PER_PAGE = 20  # needs per page, as on the real site's pages
 SECTIONS_PER_CHAPTER = 12
@@ -146,9 +160,58 @@ def make_needs(n: int) -> list[dict]:
 
 
 # ------------------------------------------------------------------------- writing a project
-def need_rst(need: dict, back: dict[str, list[tuple[str, str]]], plain: bool) -> str:
+# The projects the bench builds from the same needs: "kb", the site's configuration; "floor",
+# plain RST and plain Sphinx; "needs", plain sphinx-needs (its own directives and needextract).
+KINDS = ("kb", "floor", "needs")
+FOLDER = {"standard": "standards", "design": "design-controls", "test": "verification", "postmarket": "post-market"}
+
+
+def links_of(needs: list[dict]) -> list[str]:
+    """The link types the needs are written with, in the model's order."""
+    used = {key for need in needs for key in need}
+    return [link for link in MODEL.links if link in used]
+
+
+def fields_of(needs: list[dict]) -> list[str]:
+    """The fields the needs carry besides the core ones (type, id, title, text, tags) and links."""
+    links = set(links_of(needs))
+    return sorted({key for need in needs for key in need} - links - {"type", "id", "title", "text", "tags"})
+
+
+def pages_of(needs: list[dict]) -> dict[str, list[dict]]:
+    """Page name (a path without suffix) -> the needs written on it, in order: a requirement page
+    per source section, a page per guideline, pages of PER_PAGE needs of the other types."""
+    pages: dict[str, list[dict]] = {}
+    for need in needs:
+        kind, number = need["type"], int(need["id"].rsplit("_", 1)[1])
+        if kind == "req":
+            name = f"requirements/imdrf-n60/s{need['section'].replace('.', '-')}"
+        elif kind == "guideline":
+            name = f"guidelines/gl-{number}"
+        else:
+            name = f"requirements/{FOLDER[kind]}/p{number // PER_PAGE:03d}"
+        pages.setdefault(name, []).append(need)
+    return pages
+
+
+def sections_of(needs: list[dict]) -> dict[str, list[str]]:
+    """Guideline ID -> the source sections of the requirements deriving from it."""
+    sections: dict[str, list[str]] = {}
+    for need in needs:
+        if need["type"] == "req":
+            sections.setdefault(need["derives_from"][0], [])
+            if need["section"] not in sections[need["derives_from"][0]]:
+                sections[need["derives_from"][0]].append(need["section"])
+    return sections
+
+
+def page_title(name: str, members: list[dict]) -> str:
+    return f"{TITLE[members[0]['type']]}s: {name.rsplit('/', 1)[1]}"
+
+
+def need_rst(need: dict, back: dict[str, list[tuple[str, str]]], kind: str) -> str:
     skip = {"type", "id", "title", "text"}
-    if plain:  # the floor: the same visible information, as plain RST
+    if kind == "floor":  # the same visible information, as plain RST
         lines = [f".. rubric:: {TITLE[need['type']]}: {need['title']} {need['id']}", "", need["text"], ""]
         for key, value in need.items():
             if key not in skip and value:
@@ -157,7 +220,7 @@ def need_rst(need: dict, back: dict[str, list[tuple[str, str]]], plain: bool) ->
             lines.append(f":{name}: {', '.join(ids)}")
         return "\n".join(lines) + "\n"
     lines = [f".. {need['type']}:: {need['title']}", f"   :id: {need['id']}"]
-    if need["type"] == "guideline":
+    if need["type"] == "guideline" and kind == "kb":  # the site's layout, which plain sphinx-needs has not
         lines.append("   :layout: kb_guideline")
     for key, value in need.items():
         if key not in skip and value:
@@ -169,15 +232,31 @@ def page(title: str, intro: str, body: list[str]) -> str:
     return "\n".join([title, "=" * len(title), "", intro, "", *body, ""])
 
 
-def write_project(dest: Path, needs: list[dict], plain: bool) -> Path:
-    """Write the project; return the page the edit case changes."""
+def needs_conf(needs: list[dict]) -> str:
+    """conf.py of the plain sphinx-needs project: sphinx-needs' defaults, but for the need types,
+    link types and fields the needs are written with (sphinx-needs rejects an undeclared option).
+    A field is declared with the default it would have (a string, nullable), said explicitly, as
+    sphinx-needs warns on a field that declares nothing."""
+    types = [{"directive": t, "title": TITLE[t], "prefix": ""} for t in TITLE]
+    links = {link: {"outgoing": MODEL.links[link]["outgoing"], "incoming": MODEL.links[link]["incoming"]}
+             for link in links_of(needs)}
+    return (f'project = "Bench plain sphinx-needs"\nextensions = ["sphinx_needs"]\nhtml_theme = "furo"\n'
+            f'html_title = "IMDRF Cybersecurity KB"\nexclude_patterns = ["_build"]\n'
+            f"needs_types = {types!r}\nneeds_links = {links!r}\n"
+            f"needs_fields = {dict.fromkeys(fields_of(needs), {'nullable': True})!r}\n")
+
+
+def write_project(dest: Path, needs: list[dict], kind: str = "kb") -> Path:
+    """Write the project of that kind (KINDS); return the page the edit case changes."""
     if dest.exists():
         shutil.rmtree(dest)
     dest.mkdir(parents=True)
-    if plain:
+    if kind == "floor":
         (dest / "conf.py").write_text('project = "Bench floor"\nhtml_theme = "furo"\nnitpicky = True\n'
                                       'html_title = "IMDRF Cybersecurity KB"\nhtml_last_updated_fmt = None\n'
                                       'html_show_sourcelink = False\nexclude_patterns = ["_build"]\n')
+    elif kind == "needs":
+        (dest / "conf.py").write_text(needs_conf(needs))
     else:
         for name in ("conf.py", "ubproject.toml"):
             shutil.copy(ROOT / name, dest / name)
@@ -186,7 +265,7 @@ def write_project(dest: Path, needs: list[dict], plain: bool) -> Path:
                 shutil.copytree(ROOT / name, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
         (dest / "_static").mkdir(exist_ok=True)
     back: dict[str, list[tuple[str, str]]] = {}
-    if plain:
+    if kind == "floor":
         incoming = {link: MODEL.links[link]["incoming"] for link in ("derives_from", "cites", *MODEL.covering_link_names)}
         collected: dict[tuple[str, str], list[str]] = {}
         for need in needs:
@@ -196,42 +275,27 @@ def write_project(dest: Path, needs: list[dict], plain: bool) -> Path:
         for (target, label), ids in collected.items():
             back.setdefault(target, []).append((label, ids))
 
-    pages: dict[str, list[dict]] = {}
-    folder = {"standard": "standards", "design": "design-controls", "test": "verification",
-              "postmarket": "post-market"}
-    for need in needs:
-        kind, number = need["type"], int(need["id"].rsplit("_", 1)[1])
-        if kind == "req":
-            name = f"requirements/imdrf-n60/s{need['section'].replace('.', '-')}"
-        elif kind == "guideline":
-            name = f"guidelines/gl-{number}"
-        else:
-            name = f"requirements/{folder[kind]}/p{number // PER_PAGE:03d}"
-        pages.setdefault(name, []).append(need)
-
-    sections: dict[str, list[str]] = {}
-    for need in needs:
-        if need["type"] == "req":
-            sections.setdefault(need["derives_from"][0], [])
-            if need["section"] not in sections[need["derives_from"][0]]:
-                sections[need["derives_from"][0]].append(need["section"])
-
+    pages, sections = pages_of(needs), sections_of(needs)
     for name, members in pages.items():
-        body = [need_rst(n, back, plain) for n in members]
+        body = [need_rst(n, back, kind) for n in members]
         if members[0]["type"] == "guideline" and members[0]["id"] in sections:
             gl = members[0]
             body.append("Guidelines\n----------\n")
-            if plain:
+            if kind == "floor":
                 body += [f"Section {s}\n{'~' * (8 + len(s))}\n\nThe requirements of section {s}.\n"
+                         for s in sections.get(gl["id"], [])]
+            elif kind == "needs":  # sphinx-needs' own needextract, without the site's tabs (sphinx-design)
+                body += [f"Section {s}\n{'~' * (8 + len(s))}\n\nThe requirements of section {s}.\n\n"
+                         f".. needextract::\n   :filter: type == 'req' and section == '{s}'\n"
                          for s in sections.get(gl["id"], [])]
             else:
                 body.append(".. tab-set::\n")
                 for s in sections.get(gl["id"], []):
                     body.append(f"   .. tab-item:: Section {s}\n\n      The requirements of section {s}.\n\n"
                                 f"      .. needextract::\n         :filter: type == 'req' and section == '{s}'\n")
-        title = f"{TITLE[members[0]['type']]}s: {name.rsplit('/', 1)[1]}"
         (dest / name).parent.mkdir(parents=True, exist_ok=True)
-        (dest / f"{name}.rst").write_text(page(title, text(random.Random(name), 60), body), encoding="utf-8")
+        (dest / f"{name}.rst").write_text(page(page_title(name, members), text(random.Random(name), 60), body),
+                                          encoding="utf-8")
 
     trace = dest / "requirements" / "traceability"
     trace.mkdir(parents=True)
@@ -242,13 +306,13 @@ def write_project(dest: Path, needs: list[dict], plain: bool) -> Path:
         "gaps": ("Gaps and justified requirements", [(ROOT / "requirements/traceability/gaps.rst").read_text().split("\n", 3)[3]]),
     }
     for name, (title, body) in views.items():
-        if plain:
+        if kind != "kb":  # the site's views; the floor and plain sphinx-needs keep the pages only
             body = [".. toctree::\n\n   matrix\n   gaps\n"] if name == "index" else []
         (trace / f"{name}.rst").write_text(page(title, text(random.Random(name), 60), body), encoding="utf-8")
 
     # The browse page as the site has it (the kb-browse directive), without the site's prose,
     # which links pages (tags, crosswalk) that a synthetic knowledge base does not have.
-    extra = ["browse"] if (ROOT / "browse.rst").is_file() and not plain else []
+    extra = ["browse"] if (ROOT / "browse.rst").is_file() and kind == "kb" else []
     if extra:
         (dest / "browse.rst").write_text(page("Browse and filter", text(random.Random("browse"), 40),
                                               [".. kb-browse::\n"]), encoding="utf-8")
@@ -256,6 +320,52 @@ def write_project(dest: Path, needs: list[dict], plain: bool) -> Path:
     (dest / "index.rst").write_text(page("Benchmark knowledge base", "Synthetic pages.",
                                          [".. toctree::\n   :maxdepth: 1\n\n" + toc]), encoding="utf-8")
     return dest / f"{sorted(p for p in pages if p.startswith('requirements/imdrf-n60/'))[0]}.rst"
+
+
+def sdoc_text(value: str) -> str:
+    """A StrictDoc field value: one line as it is, several as a >>> ... <<< block."""
+    return f">>>\n{value}\n<<<" if "\n" in value else value
+
+
+def need_sdoc(need: dict) -> str:
+    """A need as a StrictDoc requirement of the default grammar (its fields in the grammar's
+    order; the default grammar has no other fields): every link of the need, whatever its type,
+    a Parent relation to its target, as StrictDoc's relations go from child to parent."""
+    lines = ["[REQUIREMENT]", f"UID: {need['id']}"]
+    if need.get("tags"):
+        lines.append(f"TAGS: {', '.join(need['tags'])}")
+    lines += [f"TITLE: {TITLE[need['type']]}: {need['title']}", f"STATEMENT: {sdoc_text(need['text'])}"]
+    if need.get("rationale"):
+        lines.append(f"RATIONALE: {sdoc_text(need['rationale'])}")
+    targets = [target for link in links_of([need]) for target in need[link]]
+    if targets:
+        lines.append("RELATIONS:")
+        lines += [f"- TYPE: Parent\n  VALUE: {target}" for target in targets]
+    return "\n".join(lines) + "\n"
+
+
+def write_sdoc_project(dest: Path, needs: list[dict], cache: Path) -> None:
+    """The same needs as StrictDoc documents: one .sdoc per page of the other projects, its intro
+    a [TEXT] node, its needs in a section ([[SECTION]], the composite node that StrictDoc 0.30
+    takes; it rejects the older [SECTION]); a guideline's document has a section per source
+    section (StrictDoc has no needextract: each names its section only). StrictDoc writes its
+    own index, traceability and search pages. Its strictdoc.toml puts StrictDoc's cache (parsed
+    documents, RST fragments, compiled templates; by default in $TMPDIR, kept between runs) in
+    `cache`, which is removed here, so that an export of the project is a clean build."""
+    for folder in (dest, cache):
+        shutil.rmtree(folder, ignore_errors=True)
+    dest.mkdir(parents=True)
+    (dest / "strictdoc.toml").write_text(f'[project]\ntitle = "Bench StrictDoc"\ncache_dir = "{cache}"\n')
+    sections = sections_of(needs)
+    for name, members in pages_of(needs).items():
+        title = page_title(name, members)
+        nodes = [f"[TEXT]\nSTATEMENT: {sdoc_text(text(random.Random(name), 60))}\n",
+                 f"[[SECTION]]\nTITLE: {title}\n\n" + "\n".join(need_sdoc(n) for n in members) + "\n[[/SECTION]]\n"]
+        if members[0]["type"] == "guideline" and members[0]["id"] in sections:
+            nodes += [f"[[SECTION]]\nTITLE: Section {s}\n\n[TEXT]\nSTATEMENT: The requirements of section {s}.\n\n[[/SECTION]]\n"
+                      for s in sections[members[0]["id"]]]
+        (dest / name).parent.mkdir(parents=True, exist_ok=True)
+        (dest / f"{name}.sdoc").write_text(f"[DOCUMENT]\nTITLE: {title}\n\n" + "\n".join(nodes), encoding="utf-8")
 
 
 # ------------------------------------------------------------------------- measuring
@@ -385,12 +495,12 @@ def bench_size(n: int, out: Path, cases: list[str]) -> list[dict]:
         entry = {"needs": n, "case": case, "seconds": None if seconds is None else round(seconds, 3),
                  "peak_rss_mb": peak, **({"skipped": skipped} if skipped else {}), **(extra or {}), **more}
         results.append(entry)
-        print(f"  {n:>6} {case:<7} " + (f"skipped: {skipped}" if skipped else f"{seconds:8.2f} s " + (f"{peak:8.1f} MB" if peak is not None else "       - MB")),
+        print(f"  {n:>6} {case:<14} " + (f"skipped: {skipped}" if skipped else f"{seconds:8.2f} s " + (f"{peak:8.1f} MB" if peak is not None else "       - MB")),
               flush=True)
 
     needs = make_needs(n)
     src, html = out / str(n) / "src", out / str(n) / "html"
-    edited = write_project(src, needs, plain=False)
+    edited = write_project(src, needs)
     shutil.rmtree(html, ignore_errors=True)
     if "full" in cases or "noop" in cases or "edit" in cases:
         record("full", *measure(sphinx(src, html)))
@@ -421,26 +531,63 @@ def bench_size(n: int, out: Path, cases: list[str]) -> list[dict]:
             record("filter", seconds, None, {"facet": how, "runs": 5})
     if "floor" in cases:
         floor_src, floor_html = out / str(n) / "floor-src", out / str(n) / "floor-html"
-        write_project(floor_src, needs, plain=True)
+        write_project(floor_src, needs, "floor")
         shutil.rmtree(floor_html, ignore_errors=True)
         record("floor", *measure(sphinx(floor_src, floor_html)))
+    if "peer-needs" in cases:
+        peer_src, peer_html = out / str(n) / "peer-needs-src", out / str(n) / "peer-needs-html"
+        write_project(peer_src, needs, "needs")
+        shutil.rmtree(peer_html, ignore_errors=True)
+        record("peer-needs", *measure(sphinx(peer_src, peer_html)))
+    if "peer-strictdoc" in cases:
+        strictdoc, why_not = strictdoc_program(out / "strictdoc-venv")
+        if strictdoc is None:
+            record("peer-strictdoc", skipped=why_not)
+        else:
+            peer_src, peer_html = out / str(n) / "peer-strictdoc-src", out / str(n) / "peer-strictdoc-html"
+            write_sdoc_project(peer_src, needs, cache=out / str(n) / "peer-strictdoc-cache")
+            shutil.rmtree(peer_html, ignore_errors=True)
+            record("peer-strictdoc", *measure([str(strictdoc), "export", "--formats", "html", "--config",
+                                               str(peer_src / "strictdoc.toml"), "--output-dir", str(peer_html),
+                                               str(peer_src)], cwd=peer_src.parent))
     return results
+
+
+def strictdoc_program(venv: Path) -> tuple[Path | None, str]:
+    """The strictdoc program of a virtual environment installed from tools/strictdoc.lock
+    (hash-checked, as `make venv` installs the site's), made or updated when the lock changed;
+    (None, why) when it cannot be installed."""
+    lock = ROOT / "tools" / "strictdoc.lock"
+    stamp = venv / f".installed-{hashlib.sha256(lock.read_bytes()).hexdigest()[:16]}"
+    if not stamp.is_file():
+        print(f"  installing StrictDoc into {venv} from {lock.relative_to(ROOT)}", flush=True)
+        for command in ([sys.executable, "-m", "venv", "--clear", str(venv)],
+                        [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--require-hashes",
+                         "--no-deps", "-r", str(lock)]):
+            proc = subprocess.run(command, capture_output=True, text=True)
+            if proc.returncode:  # the reason: pip's last ERROR line, else the last line said
+                said = [line for line in (proc.stderr + proc.stdout).splitlines() if line.strip()]
+                reason = next((line for line in reversed(said) if "ERROR" in line), said[-1] if said else "")
+                return None, f"{shlex.join(command[:3])} failed ({proc.returncode}): {reason}"
+        stamp.touch()
+    program = venv / "bin" / "strictdoc"
+    return (program, "") if program.is_file() else (None, f"no {program} after installing {lock.name}")
 
 
 def table(results: list[dict]) -> str:
     floor = {r["needs"]: r["seconds"] for r in results if r["case"] == "floor" and r["seconds"]}
     full = {r["needs"]: r["seconds"] for r in results if r["case"] == "full" and r["seconds"]}
-    rows = [f"{'needs':>6}  {'case':<7} {'seconds':>9} {'peak MB':>8} {'max MB':>8} {'x floor':>8} {'% full':>7} {'cpu s':>8} {'load':>5}"]
+    rows = [f"{'needs':>6}  {'case':<14} {'seconds':>9} {'peak MB':>8} {'max MB':>8} {'x floor':>8} {'% full':>7} {'cpu s':>8} {'load':>5}"]
     for r in results:
         if r.get("skipped"):
-            rows.append(f"{r['needs']:>6}  {r['case']:<7} skipped: {r['skipped']}")
+            rows.append(f"{r['needs']:>6}  {r['case']:<14} skipped: {r['skipped']}")
             continue
         x = f"{r['seconds'] / floor[r['needs']]:8.2f}" if r["needs"] in floor else f"{'':>8}"
         pct = f"{100 * r['seconds'] / full[r['needs']]:6.1f}%" if r["needs"] in full else f"{'':>7}"
         peak = f"{r['peak_rss_mb']:8.1f}" if r["peak_rss_mb"] is not None else f"{'-':>8}"
         peak += f" {r['max_rss_mb']:8.1f}" if r.get("max_rss_mb") is not None else f" {'-':>8}"
         cpu = f"{r['cpu_seconds']:8.1f} {r['load']:5.1f}" if "cpu_seconds" in r else ""
-        rows.append(f"{r['needs']:>6}  {r['case']:<7} {r['seconds']:9.3f} {peak} {x} {pct} {cpu}")
+        rows.append(f"{r['needs']:>6}  {r['case']:<14} {r['seconds']:9.3f} {peak} {x} {pct} {cpu}")
     return "\n".join(rows)
 
 

@@ -14,29 +14,66 @@ bench = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(bench)
 
 
+# Every case but StrictDoc's, which installs StrictDoc from PyPI into its own venv first
+# (test_sdoc_project_holds_every_need_and_link checks what it is given to build)
+OFFLINE_CASES = [case for case in bench.CASES if case != "peer-strictdoc"]
+
+
 def test_bench_runs_at_a_tiny_size(tmp_path):
-    proc = subprocess.run([sys.executable, str(ROOT / "tools" / "bench.py"), "--sizes", "60", "--out", str(tmp_path)],
-                          capture_output=True, text=True, cwd=ROOT)
+    proc = subprocess.run([sys.executable, str(ROOT / "tools" / "bench.py"), "--sizes", "60", "--out", str(tmp_path),
+                           "--cases", ",".join(OFFLINE_CASES)], capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     results = json.loads((tmp_path / "results.json").read_text())
-    assert [r["case"] for r in results] == list(bench.CASES)
+    assert [r["case"] for r in results] == OFFLINE_CASES
     for r in results:
         assert {"needs", "case", "seconds", "peak_rss_mb"} <= set(r) and r["needs"] == 60
         if r.get("skipped"):
             assert r["seconds"] is None and "not in this tree" in r["skipped"]
         else:
             assert r["seconds"] > 0 and (r["peak_rss_mb"] is None or r["peak_rss_mb"] > 0)
-    assert not any(r.get("skipped") for r in results if r["case"] in ("full", "noop", "edit", "floor"))
+    assert not any(r.get("skipped") for r in results if r["case"] in ("full", "noop", "edit", "floor", "peer-needs"))
     needs = json.loads((tmp_path / "60" / "html" / "needs.json").read_text())
     needs = needs["versions"][needs["current_version"]]["needs"]
     assert len(needs) == 60 and {n["type"] for n in needs.values()} == set(bench.TITLE)
+    peer_pages = "".join(p.read_text() for p in (tmp_path / "60" / "peer-needs-html").rglob("*.html"))
+    assert all(f'id="{need_id}"' in peer_pages for need_id in needs)
     for name in ("needs", "case", "seconds", "peak MB", "x floor"):
         assert name in proc.stdout
 
 
+def test_plain_sphinx_needs_project_has_none_of_the_sites_extensions(tmp_path):
+    bench.write_project(tmp_path / "src", bench.make_needs(60), "needs")
+    conf = (tmp_path / "src" / "conf.py").read_text()
+    assert 'extensions = ["sphinx_needs"]' in conf and "needs_from_toml" not in conf
+    assert not {"_ext", "_static", "_templates", "ubproject.toml", "browse.rst"} & {p.name for p in (tmp_path / "src").iterdir()}
+    assert ":layout:" not in "".join(p.read_text() for p in (tmp_path / "src").rglob("*.rst"))
+
+
+def test_sdoc_project_holds_every_need_and_link(tmp_path):
+    needs = bench.make_needs(60)
+    bench.write_sdoc_project(tmp_path / "sdoc", needs, cache=tmp_path / "cache")
+    documents = {p.relative_to(tmp_path / "sdoc").with_suffix("").as_posix(): p.read_text()
+                 for p in (tmp_path / "sdoc").rglob("*.sdoc")}
+    assert documents.keys() == bench.pages_of(needs).keys()
+    text = "\n".join(documents.values())
+    for need in needs:
+        assert f"UID: {need['id']}\n" in text
+    links = sum(len(need.get(link, [])) for need in needs for link in bench.links_of(needs))
+    assert text.count("- TYPE: Parent\n  VALUE: ") == links > 0
+    assert all(d.startswith("[DOCUMENT]\nTITLE: ") and d.count("[[SECTION]]") == d.count("[[/SECTION]]")
+               for d in documents.values())
+    assert f'cache_dir = "{tmp_path / "cache"}"' in (tmp_path / "sdoc" / "strictdoc.toml").read_text()
+
+
+def test_strictdoc_that_cannot_be_installed_is_a_reason_to_skip(tmp_path):
+    (tmp_path / "venv").write_text("a file where the venv would go")
+    program, why_not = bench.strictdoc_program(tmp_path / "venv")
+    assert program is None and "failed" in why_not
+
+
 def test_incremental_build_writes_what_changed_and_equals_a_full_build(tmp_path):
     src, out = tmp_path / "src", tmp_path / "html"
-    first_req_page = bench.write_project(src, bench.make_needs(60), plain=False)
+    first_req_page = bench.write_project(src, bench.make_needs(60))
     assert sphinx_build(src, out).returncode == 0
     mtimes = {p: p.stat().st_mtime_ns for p in out.rglob("*.html")}
 

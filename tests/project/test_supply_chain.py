@@ -40,6 +40,17 @@ def test_lock_pins_every_package_with_hashes():
     assert unpinned(text) == []
 
 
+def test_search_index_is_stemmed_by_pystemmer():
+    """Sphinx stems the words of its search index with snowballstemmer, which takes PyStemmer's
+    C stemmers when PyStemmer is installed (the same Snowball algorithms, the same stems):
+    the lock pins it, and the venv's English stemmer is the C one."""
+    import snowballstemmer
+
+    lock = requirements((ROOT / "requirements.lock").read_text(encoding="utf-8"))
+    assert [line.split()[0] for line in lock if line.lower().startswith("pystemmer==")]
+    assert type(snowballstemmer.stemmer("english")).__module__ == "Stemmer"
+
+
 @pytest.mark.parametrize("lock, bad", [
     ("sphinx==9.0.4 \\\n    --hash=sha256:" + "a" * 64 + "\n    # via -r requirements.in\n", []),
     ("sphinx>=9.0 \\\n    --hash=sha256:" + "a" * 64 + "\n", ["sphinx>=9.0"]),

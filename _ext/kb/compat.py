@@ -177,6 +177,8 @@ def modified_at(need) -> list[tuple[str | None, int | None]]:
 FILTERED_VIEWS = (Needextract, Needtable, Needlist, NeedflowGraphiz, NeedflowPlantuml)
 #: Inline references to one need (``:need:``, ``:need_incoming:``, ...).
 NEED_REFERENCES = (NeedRef, NeedIncoming, NeedOutgoing, NeedPart)
+#: Of those, the ones that show the links of a need, not only its title.
+LINK_REFERENCES = (NeedIncoming, NeedOutgoing)
 
 
 def fields_shown(node: nodes.Element) -> frozenset[str] | None:

@@ -86,8 +86,6 @@ ALL = None  # a view that depends on all needs
 #: leaves its page as it is); ``kb_shows_no_needs = "why"``.
 DECLARATIONS = ("kb_shows_all_needs", "kb_shows_fields", "kb_shows_fields_but", "kb_shows_no_needs")
 UNKNOWN = object()  # a value the previous build did not keep: counts as changed
-#: Inline references that show the links of a need, not only its title.
-LINK_REFERENCES = ("NeedIncoming", "NeedOutgoing")
 
 
 class Selection(NamedTuple):
@@ -140,7 +138,7 @@ def collect_views(app: Sphinx, doctree: nodes.document) -> None:
     for node in doctree.findall(nodes.Element):
         if isinstance(node, compat.NEED_REFERENCES):
             target = str(node.get("reftarget", "")).rsplit("<", 1)[-1].rstrip(">")  # "text <ID.part>"
-            (link_refs if type(node).__name__ in LINK_REFERENCES else refs).add(target.split(".")[0].strip())
+            (link_refs if isinstance(node, compat.LINK_REFERENCES) else refs).add(target.split(".")[0].strip())
         elif isinstance(node, compat.FILTERED_VIEWS):
             views.append(_selection(node, raw))
         elif getattr(node, "kb_shows_fields", None):
@@ -294,7 +292,7 @@ def pages_to_write(app: Sphinx, env: BuildEnvironment) -> list[str]:
                 return True
             if i in suspect and view.derived & {"*", *SUSPECT_FIELDS}:
                 return True  # its suspect flags are all that changed about it
-            if i in relinked and link_fields & view.fields:
+            if i in relinked and (view.fields is None or link_fields & view.fields):
                 return True  # the href of a link to a need that came, went or moved
         return False
 

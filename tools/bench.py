@@ -588,6 +588,14 @@ def table(results: list[dict]) -> str:
         peak += f" {r['max_rss_mb']:8.1f}" if r.get("max_rss_mb") is not None else f" {'-':>8}"
         cpu = f"{r['cpu_seconds']:8.1f} {r['load']:5.1f}" if "cpu_seconds" in r else ""
         rows.append(f"{r['needs']:>6}  {r['case']:<14} {r['seconds']:9.3f} {peak} {x} {pct} {cpu}")
+    # the peer targets, as ratios of the same run: the site's full build against plain
+    # sphinx-needs (at most 1.0 wanted) and StrictDoc against the site (at least 3 wanted)
+    peers = {(r["needs"], r["case"]): r["seconds"] for r in results if r.get("seconds")}
+    for n in full:
+        if (n, "peer-needs") in peers:
+            rows.append(f"{n:>6}  full / peer-needs = {full[n] / peers[n, 'peer-needs']:.2f}")
+        if (n, "peer-strictdoc") in peers:
+            rows.append(f"{n:>6}  peer-strictdoc / full = {peers[n, 'peer-strictdoc'] / full[n]:.2f}")
     return "\n".join(rows)
 
 

@@ -3,8 +3,9 @@
 - ``model``: the one reader of ubproject.toml, with the accessors every other part asks;
 - ``quality``: messages that name file, line, need and fix; coverage; suspect-link review;
 - ``views``: the model page, tags, browse, the crosswalk, the life-cycle page;
-- ``build``: need layout, incremental rebuild, hygiene (required programs, safe links,
-  memory), furo's navigation tree computed once per build; reproducible output is
+- ``build``: need layout, incremental rebuild (the pages a need or a title makes stale),
+  hygiene (required programs, safe links, memory), furo's navigation tree computed once per
+  build, schema validation of the needs that changed; reproducible output is
   ``kb_shared.reproducible``, which a device project loads too;
 - ``publish``: the interchange, the export written during the build, the pages' file lists;
 - ``compat``: every private or undocumented use of Sphinx, sphinx-needs and furo, checked first.
@@ -38,6 +39,8 @@ PARTS = (
     "kb.publish.interchange",
     "kb.publish.release",
     "kb.build.rebuild",
+    "kb.build.validation",
+    "kb.build.contents",
 )
 
 

@@ -31,6 +31,7 @@ from sphinx.builders import Builder
 from sphinx.builders.html import StandaloneHTMLBuilder
 from sphinx.environment import BuildEnvironment
 from sphinx.environment.adapters import toctree as sphinx_toctree
+from sphinx.events import EventManager
 from sphinx.project import Project
 from sphinx.search import IndexBuilder
 from sphinx.writers.html5 import HTML5Translator
@@ -48,6 +49,8 @@ from sphinx_needs.roles.need_incoming import NeedIncoming
 from sphinx_needs.roles.need_outgoing import NeedOutgoing
 from sphinx_needs.roles.need_part import NeedPart
 from sphinx_needs.roles.need_ref import NeedRef
+from sphinx_needs.schema import process as needs_schema_process
+from sphinx_needs.schema import reporting as needs_schema_reporting
 
 SUPPORTED = "Sphinx 9.0 with sphinx-needs 9.1 and furo 2025.12.19"
 
@@ -374,6 +377,49 @@ def has_own_relative_links(builder: Builder) -> bool:
     return type(builder).get_relative_uri is not Builder.get_relative_uri
 
 
+# ---------------------------------------------------------------------- schema validation
+#: What kb.build.validation reproduces (validating changed needs only, reporting the others'
+#: findings from the last build), by the SHA-256 of its source: a change may change which
+#: findings are reported, in which words and order, so the build stops until it is checked.
+VALIDATION_SOURCES = {
+    "sphinx_needs.schema.process.process_schemas": (lambda: needs_schema_process.process_schemas, "5739fad88b9c4535"),
+    "sphinx_needs.schema.reporting.generate_json_schema_validation_report":
+        (lambda: needs_schema_reporting.generate_json_schema_validation_report, "22de1843cf12b8f4"),
+}
+
+
+def write_parents_only_of(env: BuildEnvironment, docnames: set[str] | None) -> None:
+    """Make Builder.write add, to the pages it writes, the pages whose toctree includes them
+    only for ``docnames`` (None: for every page again, as Sphinx does). Builder.write reads
+    them from env.files_to_rebuild, which Sphinx does not document; the environment has been
+    saved before the write starts, so the narrowed mapping is never saved."""
+    every = env.__dict__.pop("kb_files_to_rebuild", None)
+    if every is not None:
+        env.files_to_rebuild = every
+    if docnames is not None:
+        env.kb_files_to_rebuild = every = env.files_to_rebuild
+        env.files_to_rebuild = {d: parents for d, parents in every.items() if d in docnames}
+
+
+def needs_schemas(env: BuildEnvironment) -> tuple[object, list]:
+    """sphinx-needs' schema of the fields and its type schemas as resolved (with the types
+    injected), as process_schemas reads them; sphinx_needs.api offers neither."""
+    data = SphinxNeedsData(env)
+    return data.get_schema(), data.get_resolved_schemas() or []
+
+
+def replace_listener(app: Sphinx, event: str, old: Callable, new: Callable) -> None:
+    """Connect ``new`` to ``event`` in place of ``old``, at its priority. Sphinx has no public
+    list of an event's listeners; its EventManager keeps them in ``listeners``."""
+    for listener in list(app.events.listeners.get(event, ())):
+        if inspect.unwrap(listener.handler) is old:
+            app.disconnect(listener.id)
+            app.connect(event, new, priority=listener.priority)
+            return
+    raise IncompatibleUpgrade(f"{old.__module__}.{old.__qualname__} is no longer connected to {event!r} "
+                              "(or kb is loaded before sphinx_needs)")
+
+
 # ---------------------------------------------------------------------- the start-up check
 def _checks() -> Iterator[tuple[str, Callable[[], bool]]]:
     package = Path(inspect.getfile(SphinxNeedsData)).parent
@@ -385,7 +431,7 @@ def _checks() -> Iterator[tuple[str, Callable[[], bool]]]:
            and "'indexentries'" in inspect.getsource(getattr(IndexBuilder.freeze, "__wrapped__", IndexBuilder.freeze)))
     yield ("BuildEnvironment no longer keeps _write_doc_doctree_cache",
            lambda: "_write_doc_doctree_cache" in inspect.getsource(BuildEnvironment.__init__))
-    for method in ("get_needs_mutable", "get_or_create_extends", "get_schema"):
+    for method in ("get_needs_mutable", "get_or_create_extends", "get_schema", "get_resolved_schemas"):
         yield (f"SphinxNeedsData has no {method}()", lambda m=method: callable(getattr(SphinxNeedsData, m, None)))
     yield ("needextend records changed their keys",
            lambda: {"filter", "filter_is_id", "modifications", "list_modifications", "extend_priority"}
@@ -412,6 +458,15 @@ def _checks() -> Iterator[tuple[str, Callable[[], bool]]]:
     for name, (function, digest) in NAVIGATION_SOURCES.items():
         yield (f"{name} changed (kb.build.navigation reproduces what it does per page)",
                lambda f=function, d=digest: _source_digest(f()) == d)
+    for name, (function, digest) in VALIDATION_SOURCES.items():
+        yield (f"{name} changed (kb.build.validation reproduces what it does)",
+               lambda f=function, d=digest: _source_digest(f()) == d)
+    yield ("Sphinx's EventManager no longer keeps its listeners in listeners",
+           lambda: "self.listeners" in inspect.getsource(EventManager.__init__))
+    yield ("Builder.write no longer adds the pages in env.files_to_rebuild after write-started",
+           lambda: (lambda source: "'write-started'" in source and "env.files_to_rebuild.get(docname" in source
+                    and source.index("'write-started'") < source.index("env.files_to_rebuild.get(docname"))(
+               inspect.getsource(Builder.write)))
     yield ("furo's html-page-context handler no longer calls _compute_navigation_tree(context)",
            lambda: "_compute_navigation_tree(context)" in inspect.getsource(inspect.unwrap(furo._html_page_context)))
     yield ("StandaloneHTMLBuilder.handle_page no longer gives the page _get_local_toctree(pagename)",

@@ -109,3 +109,35 @@ def test_an_edit_writes_the_tables_that_show_the_edited_field(tmp_path):
     assert full.returncode == 0, full.output
     incremental, expected = pages(out), pages(full.outdir)
     assert [p for p in expected if incremental[p] != expected[p]] == []
+
+
+def test_titles_and_tables_of_contents(tmp_path):
+    """A page written again for a need it shows does not write the pages whose toctree lists
+    it (its table of contents did not change); a page retitled changes the sidebar of every
+    page, so every page is written, as a clean build writes it."""
+    first = build_fixture("incremental", tmp_path)
+    assert first.returncode == 0, first.output
+    src, out = first.srcdir, first.outdir
+    every_page = set(pages(out))
+
+    mtimes = snapshot(out)
+    reqs = src / "pages" / "requirements.rst"
+    reqs.write_text(reqs.read_text().replace("A requirement of section 5.1", "The requirement of section 5.1"))
+    edit = sphinx_build(src, out)
+    assert edit.returncode == 0, edit.output
+    written = written_since(out, mtimes)
+    assert {"pages/requirements.html", "tags/cybersecurity.html"} <= written
+    assert "index.html" not in written, "the home page's toctree lists the same titles as before"
+
+    mtimes = snapshot(out)
+    coverage = src / "pages" / "coverage.rst"
+    coverage.write_text(coverage.read_text().replace("Coverage\n========\n", "Design coverage\n===============\n", 1))
+    retitle = sphinx_build(src, out)
+    assert retitle.returncode == 0, retitle.output
+    assert read_again(retitle) == {"pages/coverage"}
+    assert every_page <= written_since(out, mtimes)
+    full = sphinx_build(src, tmp_path / "full", "-E")
+    assert full.returncode == 0, full.output
+    incremental, expected = pages(out), pages(full.outdir)
+    assert "Design coverage" in incremental["index.html"]
+    assert [p for p in expected if incremental[p] != expected[p]] == []

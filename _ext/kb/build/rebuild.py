@@ -34,8 +34,14 @@ A title edit thus writes the tables that show titles, not those that list the sa
 by other columns; a content edit writes no crosswalk page.
 
 Each node this site adds to a page says what it shows (``DECLARATIONS``; a test holds every
-node class of the site to it): all needs, some fields of every need, or no need (its output
-depends on the model or on nothing; a needtable inside it declares itself).
+node class of the site to it): all needs, some fields of every need, some fields of the needs
+a filter selects (the life-cycle page), or no need (its output depends on the model or on
+nothing; a needtable inside it declares itself). A node may add the titles of the needs a
+function picks from the needs as read (``TitlesOf``: a crosswalk framework page shows the
+titles of the requirements mapped to it, not of every requirement).
+
+A page written again does not write the pages above it in the toctrees, unless its table of
+contents changed, and a page retitled writes every page (``kb.build.contents``).
 
 needextend (the crosswalk's mappings) counts as part of the needs it selects: the link
 targets it adds are among a need's links, so a need that comes into or out of an extend's
@@ -48,6 +54,7 @@ from __future__ import annotations
 import ast
 import functools
 import hashlib
+import importlib
 import json
 from pathlib import Path
 from typing import NamedTuple
@@ -59,17 +66,17 @@ from sphinx.util import logging
 
 from .. import compat
 from ..model import model_of
-from ..quality import coverage
+from ..quality import coverage, review
 
 logger = logging.getLogger(__name__)
 
 #: Files read by the site's extensions outside the documents.
 INPUTS = ("ubproject.toml", "requirements/reviewed-links.json")
 #: Fields the site's own extensions set after reading (kb.quality: coverage, review).
-SET_AFTER_READING = {"coverage", "suspect_links", "suspect_from"}
+SET_AFTER_READING = {*coverage.FIELDS_SET, *review.FIELDS_SET}
 #: Of those, the suspect flags (kb.quality.review): all that changes on a need whose covering
 #: link points to a changed need, when nothing else about it changed.
-SUSPECT_FIELDS = {"suspect_links", "suspect_from"}
+SUSPECT_FIELDS = set(review.FIELDS_SET)
 #: The fields of a need its own derived data reads besides its links (its suspect flags read
 #: only its links and the needs they point to).
 OWN_DERIVED_INPUTS = set(coverage.FIELDS_READ)
@@ -84,8 +91,21 @@ ALL = None  # a view that depends on all needs
 #: (as read, before links are resolved); ``kb_shows_fields_but = ("content", ...)``, every field
 #: of every need as read except these (a view that never shows them: an edit of them alone
 #: leaves its page as it is); ``kb_shows_no_needs = "why"``.
-DECLARATIONS = ("kb_shows_all_needs", "kb_shows_fields", "kb_shows_fields_but", "kb_shows_no_needs")
+#: ``kb_shows_selection = (filter, fields)``, those fields (as read or derived) of the needs the
+#: filter selects, as a needtable with those columns.
+DECLARATIONS = ("kb_shows_all_needs", "kb_shows_fields", "kb_shows_fields_but", "kb_shows_selection",
+                "kb_shows_no_needs")
 UNKNOWN = object()  # a value the previous build did not keep: counts as changed
+
+
+class TitlesOf(NamedTuple):
+    """A view that shows the titles of some needs, besides its other fields (a node that says
+    so with ``kb_shows_titles_picked_by = "module:function"``): the function picks them from
+    the needs as read, ``function(values by need ID, argument, confdir) -> IDs``, the argument
+    being the node's ``kb_titles_argument``."""
+
+    function: str
+    argument: str
 
 
 class Selection(NamedTuple):
@@ -144,10 +164,16 @@ def collect_views(app: Sphinx, doctree: nodes.document) -> None:
         elif getattr(node, "kb_shows_fields", None):
             fields = tuple(sorted(node.kb_shows_fields))
             views.append(fields if set(fields) <= raw else ALL)
+        elif getattr(node, "kb_shows_selection", None):
+            expr, shown = node.kb_shows_selection
+            expr = _filter_spec_of(expr, raw)
+            views.append(ALL if expr is ALL else Selection(expr, frozenset(shown) & raw, frozenset(shown) - raw))
         elif getattr(node, "kb_shows_fields_but", None):
             views.append(tuple(sorted(raw - set(node.kb_shows_fields_but))))
         elif getattr(node, "kb_shows_all_needs", False) or compat.is_needs_node(node):
             views.append(ALL)
+        if getattr(node, "kb_shows_titles_picked_by", None):
+            views.append(TitlesOf(node.kb_shows_titles_picked_by, node.get("kb_titles_argument", "")))
     state = _views(app.env)
     state[app.env.docname] = (views, refs, link_refs)
 
@@ -187,15 +213,26 @@ def _inputs(app: Sphinx) -> str:
     return h.hexdigest()
 
 
+@functools.lru_cache(maxsize=None)
+def _compiled(expr: str):
+    try:
+        return compile(expr, "<filter>", "eval")
+    except SyntaxError:
+        return None
+
+
 def _selects(expr: str, values: dict) -> bool:
     """Whether the filter selects a need with these values; True when it cannot tell."""
+    code = _compiled(expr)
+    if code is None:
+        return True
     try:
-        return bool(eval(expr, {"__builtins__": {}}, dict(values)))  # noqa: S307 -- the site's own filters
+        return bool(eval(code, {"__builtins__": {}}, dict(values)))  # noqa: S307 -- the site's own filters
     except Exception:
         return True
 
 
-def _extends(env: BuildEnvironment, needs, raw: frozenset[str]) -> tuple[str, dict[str, set[str]]] | None:
+def _extends(env: BuildEnvironment, needs: dict[str, dict], raw: frozenset[str]) -> tuple[str, dict[str, set[str]]] | None:
     """A digest of the needextends and, per need, the link targets they add to it; None when
     an extend cannot be followed from the needs as read (every page is written then)."""
     extends = compat.extends(env)
@@ -213,15 +250,13 @@ def _extends(env: BuildEnvironment, needs, raw: frozenset[str]) -> tuple[str, di
                 return None  # a dynamic function: its targets are known only after resolving
             targets.update(f"{i}.{part}" if part else i for i, part in items)
     links: dict[str, set[str]] = {}
-    values = None
     for (expr, is_id), targets in added.items():
         if is_id:
             links.setdefault(expr, set()).update(targets)
             continue
         if _filter_spec_of(expr, raw) is ALL:
             return None
-        values = values or {i: dict(n) for i, n in needs.items()}
-        for i, v in values.items():
+        for i, v in needs.items():
             if _selects(expr, v):
                 links.setdefault(i, set()).update(targets)
     return hashlib.sha256("\n".join(shown).encode()).hexdigest(), links
@@ -229,7 +264,8 @@ def _extends(env: BuildEnvironment, needs, raw: frozenset[str]) -> tuple[str, di
 
 def pages_to_write(app: Sphinx, env: BuildEnvironment) -> list[str]:
     """At env-updated: the pages to write besides the re-read ones."""
-    needs = compat.needs_as_read(env)  # links not resolved yet
+    # links not resolved yet; as plain dicts, read field by field below
+    needs = {i: dict(n.items()) for i, n in compat.needs_as_read(env).items()}
     link_types = compat.link_types(env)
     covering_links = model_of(app.confdir).covering_link_names
     extends = _extends(env, needs, _raw_names_of(str(app.confdir)))
@@ -296,9 +332,21 @@ def pages_to_write(app: Sphinx, env: BuildEnvironment) -> list[str]:
                 return True  # the href of a link to a need that came, went or moved
         return False
 
+    retitled = {i for i in changed if "title" in fields_changed[i]}
+    confdir = str(app.confdir)
+
+    @functools.cache
+    def titles_shown(view: TitlesOf) -> set[str]:
+        module, name = view.function.split(":")
+        pick = getattr(importlib.import_module(module), name)
+        return (pick({i: s["values"] for i, s in before.items()}, view.argument, confdir)
+                | pick({i: s["values"] for i, s in new.items()}, view.argument, confdir))
+
     def shows_a_change(view) -> bool:
         if view is ALL:
             return True
+        if isinstance(view, TitlesOf):
+            return bool(retitled) and bool(retitled & titles_shown(view))
         if isinstance(view, Selection):  # a NamedTuple: before the plain tuple
             return selection_shows_a_change(view)
         # fields of every need: a need came or went, or a field changed

@@ -23,6 +23,9 @@ from ..model import model_of
 #: The fields of a requirement its coverage reads besides its links (kb.build.rebuild: an edit
 #: of any other field leaves the coverage as it was).
 FIELDS_READ = ("phase", "rationale")
+#: The field this module sets on the requirements after reading (kb.build.rebuild asks).
+COVERAGE = "coverage"
+FIELDS_SET = (COVERAGE,)
 
 
 def coverage_state(need, needs, phase_to_type: dict[str, str], trace: Trace) -> str:
@@ -42,7 +45,7 @@ def set_coverage(app: Sphinx, needs) -> None:
     model = model_of(app.confdir)
     for need in needs.values():
         if need["type"] == "req":
-            need["coverage"] = coverage_state(need, needs, model.coverage_rule, model.trace)
+            need[COVERAGE] = coverage_state(need, needs, model.coverage_rule, model.trace)
 
 
 class coverage_summary_node(nodes.General, nodes.Element):

@@ -19,6 +19,11 @@ from ..model import model_of
 REVIEWED = Path("requirements") / "reviewed-links.json"
 
 
+#: The fields this module sets on the needs after reading (kb.build.rebuild asks).
+SUSPECT_LINKS, SUSPECT_FROM = "suspect_links", "suspect_from"
+FIELDS_SET = (SUSPECT_LINKS, SUSPECT_FROM)
+
+
 def load_reviewed(confdir: str | Path) -> dict[str, dict[str, str]]:
     path = Path(confdir) / REVIEWED
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
@@ -42,11 +47,11 @@ def flag_suspect_links(app: Sphinx, needs) -> None:
     suspect_from: dict[str, list[str]] = {}
     for need in needs.values():
         targets = suspect_links(need, needs, reviewed, covering_links)
-        need["suspect_links"] = targets or None
+        need[SUSPECT_LINKS] = targets or None
         for target in targets:
             suspect_from.setdefault(target, []).append(need["id"])
     for need_id, sources in suspect_from.items():
-        needs[need_id]["suspect_from"] = sorted(sources)
+        needs[need_id][SUSPECT_FROM] = sorted(sources)
 
 
 def setup(app: Sphinx) -> dict:

@@ -23,6 +23,8 @@ from sphinx_needs.api import get_needs_view
 
 from .. import compat
 from ..model import model_of
+from ..quality.coverage import COVERAGE
+from ..quality.review import SUSPECT_FROM
 
 TITLE_CHARS = 60  # a longer title is cut in the matrix, shown whole on expanding its row
 
@@ -166,8 +168,8 @@ def render_matrix(app: Sphinx, fromdocname: str, needs, tag: str = "", stakehold
         for step, items in chain_of(need, needs, steps):
             links = [_link(app, fromdocname, needs[i]) for i, _ in items]
             cells.append(f'<td class="kb-step">{" ".join(links)}</td>')
-        cells.append(f'<td class="kb-coverage">{badge(need.get("coverage") or "")}</td>')
-        cells.append(f'<td class="kb-suspect-cell">{suspect_cell(need.get("suspect_from") or [])}</td>')
+        cells.append(f'<td class="kb-coverage">{badge(need.get(COVERAGE) or "")}</td>')
+        cells.append(f'<td class="kb-suspect-cell">{suspect_cell(need.get(SUSPECT_FROM) or [])}</td>')
         out.append(f'<tr id="matrix-{esc(need["id"])}">' + "".join(cells) + "</tr>")
     out.append("</tbody></table></div>")
     return "\n".join(out)
@@ -196,7 +198,7 @@ def kb_summary(handler, fields: list[str] | None = None) -> nodes.inline:
         if value in (None, "", []):
             continue
         text = ", ".join(value) if isinstance(value, list) else str(value)
-        if name == "coverage" and text in states:
+        if name == COVERAGE and text in states:
             parts.append(badge(text))
         else:
             parts.append(f'<span class="kb-summary-field"><span class="kb-summary-name">{esc(name.replace("_", " "))}'
@@ -239,8 +241,8 @@ def kb_chain(handler) -> nodes.inline:
                   f'<span class="kb-via-of">({esc("of")} {esc(v)})</span></span>'
                   for v, ids in via.items() for i in ids]
         rows.append((step.label, " ".join(cells) or '<span class="kb-none">none</span>'))
-    if need["type"] == "req" and need.get("coverage"):
-        rows.append(("Coverage", badge(need["coverage"])))
+    if need["type"] == "req" and need.get(COVERAGE):
+        rows.append(("Coverage", badge(need[COVERAGE])))
         if need.get("rationale"):  # why it needs no covering item
             rows.append(("Rationale", esc(need["rationale"])))
     if not rows:

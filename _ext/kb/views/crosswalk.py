@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Mapping
 from pathlib import Path
 
 from docutils import nodes
@@ -113,7 +114,9 @@ class _View(SphinxDirective):
                 self.env.note_dependency(str(path))
         node = crosswalk_view(kind=self.kind, column=self.arguments[0] if self.arguments else "")
         if self.kind == "framework":
-            node.kb_shows_fields_but = ("content",)
+            # the titles of the requirements that map to it (kb.build.rebuild.TitlesOf)
+            node.kb_shows_titles_picked_by = f"{__name__}:framework_title_ids"
+            node["kb_titles_argument"] = node["column"]
         self.set_source_info(node)
         return [node]
 
@@ -486,6 +489,18 @@ def _matrix_cell(app, cw: Crosswalk, docname: str, topic: str, column: dict) -> 
     if not box.children:
         box += nodes.paragraph(text="")
     return box
+
+
+def framework_title_ids(needs: Mapping[str, Mapping], key: str, confdir: str) -> set[str]:
+    """The requirements whose titles the framework page of column ``key`` shows (those a full
+    or partial fit maps to a clause of the framework), from the needs as read: for
+    the incremental rebuild, which writes the page again when one of their titles changed."""
+    crosswalk, _ = settings(confdir)
+    fits = model_of(confdir).fits
+    standards = set(next((c["standards"] for c in crosswalk["columns"] if c["key"] == key), ()))
+    clauses = {i for i, n in needs.items() if standards.intersection(n.get("part_of") or ())}
+    return {r for n in needs.values() if n.get("type") == fits["type"] and n.get(fits["level"]) in fits["maps_to"]
+            and clauses.intersection(n.get(fits["clause"]) or ()) for r in n.get(fits["requirement"]) or ()}
 
 
 def framework_fits(cw: Crosswalk, key: str) -> tuple[list[str], list[dict], set[str]]:

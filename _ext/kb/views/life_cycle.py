@@ -29,7 +29,9 @@ NO_DUTY = "The stage, its triggers and controls"
 
 
 class life_cycle_node(nodes.General, nodes.Element):
-    kb_shows_all_needs = True  # for the incremental rebuild (kb.build.rebuild)
+    # for the incremental rebuild (kb.build.rebuild): what render() reads
+    kb_shows_selection = ("type == 'req' and lifecycle_stage",
+                          ("id", "title", "docname", "lifecycle_stage", "stakeholder", "duty"))
 
 
 class LifeCycleDirective(SphinxDirective):

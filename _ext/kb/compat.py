@@ -35,6 +35,7 @@ from sphinx.events import EventManager
 from sphinx.project import Project
 from sphinx.search import IndexBuilder
 from sphinx.writers.html5 import HTML5Translator
+from sphinx_needs.builder import NeedsBuilder
 from sphinx_needs.data import NeedsCoreFields, NeedsExtendType, NeedsTableType, SphinxNeedsData
 from sphinx_needs.directives.needextend import Needextend
 from sphinx_needs.directives.needextract import Needextract
@@ -401,6 +402,15 @@ def write_parents_only_of(env: BuildEnvironment, docnames: set[str] | None) -> N
         env.files_to_rebuild = {d: parents for d, parents in every.items() if d in docnames}
 
 
+def write_needs_json(app: Sphinx, directory: Path) -> Path:
+    """needs.json as sphinx-needs writes it at build-finished, into ``directory`` instead of
+    the output: its NeedsBuilder writes into its own ``outdir``, which nothing else reads."""
+    builder = NeedsBuilder(app, app.env)
+    builder.outdir = directory
+    builder.finish()
+    return directory / "needs.json"
+
+
 def needs_schemas(env: BuildEnvironment) -> tuple[object, list]:
     """sphinx-needs' schema of the fields and its type schemas as resolved (with the types
     injected), as process_schemas reads them; sphinx_needs.api offers neither."""
@@ -467,6 +477,8 @@ def _checks() -> Iterator[tuple[str, Callable[[], bool]]]:
            lambda: (lambda source: "'write-started'" in source and "env.files_to_rebuild.get(docname" in source
                     and source.index("'write-started'") < source.index("env.files_to_rebuild.get(docname"))(
                inspect.getsource(Builder.write)))
+    yield ("sphinx-needs' NeedsBuilder no longer writes needs.json into its outdir",
+           lambda: "NeedsList(self.env, self.outdir" in inspect.getsource(NeedsBuilder.finish))
     yield ("furo's html-page-context handler no longer calls _compute_navigation_tree(context)",
            lambda: "_compute_navigation_tree(context)" in inspect.getsource(inspect.unwrap(furo._html_page_context)))
     yield ("StandaloneHTMLBuilder.handle_page no longer gives the page _get_local_toctree(pagename)",

@@ -141,3 +141,18 @@ def test_titles_and_tables_of_contents(tmp_path):
     incremental, expected = pages(out), pages(full.outdir)
     assert "Design coverage" in incremental["index.html"]
     assert [p for p in expected if incremental[p] != expected[p]] == []
+
+
+def test_the_export_worker_writes_what_the_build_would(tmp_path):
+    """The export written by a worker while the pages are written has the bytes of the
+    export the build writes itself afterwards (kb_export_worker = 0)."""
+    with_worker = build_fixture("incremental", tmp_path / "worker")
+    assert with_worker.returncode == 0, with_worker.output
+    assert "(in a worker, while the pages were written)" in with_worker.output
+    without = build_fixture("incremental", tmp_path / "serial", options=("-D", "kb_export_worker=0"))
+    assert without.returncode == 0, without.output
+    assert "in a worker" not in without.output
+    files = lambda out: {p.relative_to(out).as_posix(): p.read_bytes() for p in (out / "export").rglob("*")  # noqa: E731
+                         if p.is_file()}
+    assert files(with_worker.outdir) == files(without.outdir)
+    assert list(with_worker.outdir.rglob("kb-export-worker")) == [], "the worker's directory is removed"

@@ -1,9 +1,13 @@
 """The audit exports on the published site: every HTML build writes them into ``export/``
 of the output, and ``.. kb-export-downloads::`` lists them with links.
 
-The export runs on the needs.json sphinx-needs has just written (at build-finished, after
-sphinx-needs' own handler), through the same code as the command line, so the site offers
-exactly what ``make export`` gives. The download list is made from the same file plan as
+The export runs on the needs.json sphinx-needs writes (at build-finished, after sphinx-needs'
+own handler), through the same code as the command line, so the site offers exactly what
+``make export`` gives. So that a build does not wait for it, a worker process forked when the
+pages start to be written (the needs are final then) writes the same needs.json into a
+directory of its own and exports from it while the pages are written, on the second core; at
+build-finished its export is kept only if its needs.json has the bytes of the one sphinx-needs
+wrote, else (or if the worker failed) the export is written then, as without a worker. The download list is made from the same file plan as
 the export, and the build fails if a listed file was not written: the links cannot break.
 Hyperlinks inside the files point to ``html_baseurl`` when it is set (conf.py reads it from
 KB_BASE_URL), else relative to ``export/``, which works where the site is unpacked. The evidence
@@ -20,8 +24,10 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import multiprocessing
 import os
 import platform
+import shutil
 import sys
 import time
 from importlib import metadata
@@ -37,6 +43,7 @@ from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 from sphinx_needs.api import get_needs_view
 
+from .. import compat
 from ..model import model_of
 from .site_files import built_needs_json, fill_file_lists
 
@@ -75,14 +82,73 @@ def fill_downloads(app: Sphinx, doctree: nodes.document, docname: str) -> None:
                     lambda: [(f"{EXPORT_DIR}/{name}", name, holds) for name, holds in expected_files(app).items()])
 
 
+def start_worker(app: Sphinx, builder) -> None:
+    """``write-started``, last (the needs are final once sphinx-needs has post-processed them):
+    a forked worker writes needs.json and the export while this process writes the pages.
+    Skipped where a build-finished handler adds files to the bundle (the release change
+    report), without fork, or with ``kb_export_worker = 0``."""
+    if (not app.config.kb_export_in_build or not app.config.kb_export_worker or builder.format != "html"
+            or not hasattr(os, "fork") or getattr(app, "kb_release", None) is not None):
+        return
+    work = Path(app.doctreedir) / "kb-export-worker"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    # forked: the worker has this process's needs and configuration as they are now
+    worker = multiprocessing.get_context("fork").Process(target=_export_in_worker, args=(app, work), daemon=True)
+    worker.start()
+    app.kb_export_worker = (worker, work)
+
+
+def _export_in_worker(app: Sphinx, work: Path) -> None:
+    """The worker: silent, its result in a file; an exception gives it a non-zero exit code."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.dup2(devnull, 2)
+    needs_json = compat.write_needs_json(app, work)
+    message = run_export(app, needs_json)
+    (work / "result.json").write_text(json.dumps({"needs.json": _sha256(needs_json), "message": message}))
+
+
+def worker_result(app: Sphinx, needs_json: Path | None) -> str | None:
+    """Wait for the worker; its message if it exported from a needs.json with the bytes of
+    ``needs_json`` (the one sphinx-needs wrote) and export/ is intact, else None: then the
+    export is written here, as without a worker (and any error is reported from here)."""
+    worker = getattr(app, "kb_export_worker", None)
+    if worker is None:
+        return None
+    app.kb_export_worker = None
+    process, work = worker
+    try:
+        process.join()
+        result = work / "result.json"
+        if needs_json is None or process.exitcode != 0 or not result.is_file():
+            return None
+        done = json.loads(result.read_text())
+        if done["needs.json"] != _sha256(needs_json) or not intact(Path(app.outdir) / EXPORT_DIR):
+            return None
+        return f"{done['message']} (in a worker, while the pages were written)"
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 def export_site(app: Sphinx, exception: Exception | None) -> None:
     if exception is not None or app.builder.format != "html":
+        worker_result(app, None)  # not left running
         return
     if not app.config.kb_export_in_build:  # the quick edit loop (make serve, QUICK=1): no export
         logger.info(f"kb.publish.export: {EXPORT_DIR}/ not written (kb_export_in_build = 0)")
         return
-    outdir = Path(app.outdir)
     needs_json = built_needs_json(app, "kb.publish.export")
+    logger.info(worker_result(app, needs_json) or run_export(app, needs_json))
+
+
+def run_export(app: Sphinx, needs_json: Path) -> str:
+    """Write export/ from ``needs_json`` unless it is up to date; what was done, to log."""
+    outdir = Path(app.outdir)
     base = app.config.html_baseurl
     base_url = (base.rstrip("/") + "/") if base else "../"  # export/ sits one level below the pages
     start = time.perf_counter()
@@ -95,8 +161,7 @@ def export_site(app: Sphinx, exception: Exception | None) -> None:
         attached = list(getattr(app, "kb_release_files", []))
         key = export_key(needs_json, base_url, markers, model.trace, source, attached)
         if key_file.is_file() and key_file.read_text() == key and intact(outdir / EXPORT_DIR):
-            logger.info(f"kb.publish.export: {EXPORT_DIR}/ is up to date (same needs.json, source and tools)")
-            return
+            return f"kb.publish.export: {EXPORT_DIR}/ is up to date (same needs.json, source and tools)"
         key_file.unlink(missing_ok=True)
         manifest = export(needs_json, outdir / EXPORT_DIR, base_url=base_url, source=source, evidence=markers,
                           trace=model.trace, attachments=attached)
@@ -105,9 +170,9 @@ def export_site(app: Sphinx, exception: Exception | None) -> None:
     missing = sorted(set(expected_files(app)) - {*manifest["files"], "manifest.json", "SHA256SUMS"})
     if missing:
         raise ExtensionError(f"kb.publish.export: the downloads list names files the export did not write: {missing}")
-    logger.info(f"kb.publish.export: wrote {EXPORT_DIR}/ ({len(manifest['files']) + 2} files) "
-                f"in {time.perf_counter() - start:.1f} s")
     key_file.write_text(key)
+    return (f"kb.publish.export: wrote {EXPORT_DIR}/ ({len(manifest['files']) + 2} files) "
+            f"in {time.perf_counter() - start:.1f} s")
 
 
 def export_key(needs_json: Path, base_url: str, markers: dict[str, str], trace: Trace, source: Source,
@@ -138,9 +203,12 @@ def setup(app: Sphinx) -> dict:
     # Off (-D kb_export_in_build=0) in make serve and make html QUICK=1: writing the export is
     # a third of an edit build. CI and make html keep it; changing it re-reads nothing.
     app.add_config_value("kb_export_in_build", True, "", types=(bool, int))
+    # 0: the export is written after the pages, in the build's own process
+    app.add_config_value("kb_export_worker", True, "", types=(bool, int))
     app.add_node(export_downloads)
     app.add_directive("kb-export-downloads", ExportDownloadsDirective)
     app.connect("doctree-resolved", fill_downloads)
     # after sphinx-needs' build-finished handler (priority 500) has written needs.json
     app.connect("build-finished", export_site, priority=800)
+    app.connect("write-started", start_worker, priority=1000)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

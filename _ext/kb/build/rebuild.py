@@ -268,9 +268,9 @@ def pages_to_write(app: Sphinx, env: BuildEnvironment) -> list[str]:
     needs = {i: dict(n.items()) for i, n in compat.needs_as_read(env).items()}
     link_types = compat.link_types(env)
     covering_links = model_of(app.confdir).covering_link_names
-    extends = _extends(env, needs, _raw_names_of(str(app.confdir)))
-    extended = extends[1] if extends else {}
     raw = _raw_names_of(str(app.confdir))
+    extends = _extends(env, needs, raw)
+    extended = extends[1] if extends else {}
     views = _views(env)
     new = {
         i: {"digest": _digest(n), "doc": n["docname"], "type": n["type"],
@@ -334,13 +334,14 @@ def pages_to_write(app: Sphinx, env: BuildEnvironment) -> list[str]:
 
     retitled = {i for i in changed if "title" in fields_changed[i]}
     confdir = str(app.confdir)
+    values_before = {i: s["values"] for i, s in before.items()}
+    values_new = {i: s["values"] for i, s in new.items()}
 
     @functools.cache
     def titles_shown(view: TitlesOf) -> set[str]:
         module, name = view.function.split(":")
         pick = getattr(importlib.import_module(module), name)
-        return (pick({i: s["values"] for i, s in before.items()}, view.argument, confdir)
-                | pick({i: s["values"] for i, s in new.items()}, view.argument, confdir))
+        return pick(values_before, view.argument, confdir) | pick(values_new, view.argument, confdir)
 
     def shows_a_change(view) -> bool:
         if view is ALL:

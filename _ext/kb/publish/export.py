@@ -7,8 +7,9 @@ own handler), through the same code as the command line, so the site offers exac
 pages start to be written (the needs are final then) writes the same needs.json into a
 directory of its own and exports from it while the pages are written, on the second core; at
 build-finished its export is kept only if its needs.json has the bytes of the one sphinx-needs
-wrote, else (or if the worker failed) the export is written then, as without a worker. The download list is made from the same file plan as
-the export, and the build fails if a listed file was not written: the links cannot break.
+wrote, else (or if the worker failed) the export is written then, as without a worker. The
+download list is made from the same file plan as the export, and the build fails if a listed
+file was not written: the links cannot break.
 Hyperlinks inside the files point to ``html_baseurl`` when it is set (conf.py reads it from
 KB_BASE_URL), else relative to ``export/``, which works where the site is unpacked. The evidence
 markers of the crosswalk's mapping link types are the model's, ``[kb.evidence]``.
@@ -179,12 +180,12 @@ def export_key(needs_json: Path, base_url: str, markers: dict[str, str], trace: 
                attached: list[Path] = ()) -> str:
     """A hash of everything the export's bytes depend on."""
     tools = sorted({(d.metadata["Name"] or "", d.version) for d in metadata.distributions()})
-    inputs = {"needs.json": hashlib.sha256(needs_json.read_bytes()).hexdigest(), "base_url": base_url,
+    inputs = {"needs.json": _sha256(needs_json), "base_url": base_url,
               "markers": markers, "trace": dataclasses.asdict(trace),
               "source": [source.commit, source.epoch, source.tree],
               "exporter": exporter_digest(), "python": [sys.executable, platform.python_version()],
               "packages": tools, "signing key": os.environ.get(verify.SIGNING_KEY, ""),
-              "attached": [[p.name, hashlib.sha256(p.read_bytes()).hexdigest()] for p in attached]}
+              "attached": [[p.name, _sha256(p)] for p in attached]}
     return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
 
 
@@ -196,7 +197,7 @@ def intact(directory: Path) -> bool:
     listed = dict(reversed(line.split("  ", 1)) for line in sums.read_text(encoding="utf-8").splitlines())
     present = {p.name for p in directory.iterdir()} - {"SHA256SUMS", verify.SIGNATURE}
     return present == set(listed) and all(
-        hashlib.sha256((directory / name).read_bytes()).hexdigest() == digest for name, digest in listed.items())
+        _sha256(directory / name) == digest for name, digest in listed.items())
 
 
 def setup(app: Sphinx) -> dict:

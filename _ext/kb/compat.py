@@ -36,16 +36,20 @@ from sphinx.project import Project
 from sphinx.search import IndexBuilder
 from sphinx.writers.html5 import HTML5Translator
 from sphinx_needs.builder import NeedsBuilder
-from sphinx_needs.data import NeedsCoreFields, NeedsExtendType, NeedsTableType, SphinxNeedsData
+from sphinx_needs.data import (NeedsBarType, NeedsCoreFields, NeedsExtendType, NeedsPieType, NeedsTableType,
+                               SphinxNeedsData)
+from sphinx_needs.directives.needbar import Needbar, process_needbar
 from sphinx_needs.directives.needextend import Needextend
 from sphinx_needs.directives.needextract import Needextract
 from sphinx_needs.directives.needflow._directive import NeedflowGraphiz, NeedflowPlantuml
 from sphinx_needs.directives.needlist import Needlist
+from sphinx_needs.directives.needpie import Needpie
 from sphinx_needs.directives.needtable import Needtable
 from sphinx_needs.functions.functions import DynamicFunctionParsed
 from sphinx_needs.layout import LayoutHandler
 from sphinx_needs.need_item import NeedItem, NeedLink, NeedModification
 from sphinx_needs.nodes import Need
+from sphinx_needs.roles.need_count import NeedCount, process_need_count
 from sphinx_needs.roles.need_incoming import NeedIncoming
 from sphinx_needs.roles.need_outgoing import NeedOutgoing
 from sphinx_needs.roles.need_part import NeedPart
@@ -198,6 +202,32 @@ def fields_shown(node: nodes.Element) -> frozenset[str] | None:
     sort = "id" if a.get("sort") in (None, "", "id_complete") else a["sort"]
     # sphinx-needs keeps a column as (NAME in upper case, its title)
     return frozenset({name.lower() for name, _ in a["columns"]} | {"id", "docname", sort})
+
+
+def count_filters(node: nodes.Element) -> list[str] | None:
+    """The filters of a view that shows only how many needs each selects (``:need_count:``,
+    needpie, needbar; need parts counted), its scope as filters too; None for any other node,
+    or for a view with a filter function (its selection cannot be read from the page)."""
+    if isinstance(node, NeedCount):
+        return [f for f in str(node.get("reftarget") or "").split(" ? ") if f.strip()]
+    if not isinstance(node, (Needpie, Needbar)):
+        return None
+    a = node.attributes
+    if a.get("filter_func") or not a.get("content"):
+        return None
+    scope = [f"{name} in {values!r}" for name, values in (("status", a.get("status")), ("tags", a.get("tags")),
+                                                          ("type", a.get("types"))) if values]
+    if isinstance(node, Needpie):
+        cells = [line for line in a["content"]]
+    else:  # a table of filters, maybe with a row and a column of labels, or plain numbers
+        rows = [line.split(a.get("separator") or ",") for line in a["content"]]
+        from_data = lambda labels: bool(labels) and labels[0] == "FROM_DATA"  # noqa: E731
+        if from_data(a.get("xlabels")):
+            rows = rows[1:]
+        if from_data(a.get("ylabels")):
+            rows = [row[1:] for row in rows]
+        cells = [cell for row in rows for cell in row if not cell.strip().isdigit()]
+    return [*scope, *([a["filter"]] if a.get("filter") else []), *(c.strip() for c in cells if c.strip())]
 
 
 def is_needs_node(node: nodes.Node) -> bool:
@@ -448,6 +478,16 @@ def _checks() -> Iterator[tuple[str, Callable[[], bool]]]:
            <= set(NeedsExtendType.__annotations__))
     yield ("needtable nodes no longer carry columns, sort, style_row and show_parts",
            lambda: {"columns", "sort", "style_row", "show_parts"} <= set(NeedsTableType.__annotations__))
+    yield ("needpie and needbar nodes no longer carry content, filter, status, tags and types",
+           lambda: {"content", "filter", "status", "tags", "types"} <= set(NeedsPieType.__annotations__)
+           & set(NeedsBarType.__annotations__) and "filter_func" in NeedsPieType.__annotations__
+           and {"separator", "xlabels", "ylabels"} <= set(NeedsBarType.__annotations__))
+    yield ("needbar no longer takes labels FROM_DATA and plain numbers from its content",
+           lambda: all(t in inspect.getsource(process_needbar)
+                       for t in ('xlabels[0] == "FROM_DATA"', 'ylabels[0] == "FROM_DATA"', "element.isdigit()")))
+    yield ("need_count no longer reads its filters from reftarget, split on ' ? '",
+           lambda: all(t in inspect.getsource(process_need_count) for t in ('node_need_count["reftarget"]',
+                                                                            'filter.split(" ? ")')))
     yield ("NeedLink no longer has id and part", lambda: {"id", "part"} <= set(NeedLink.__annotations__))
     yield ("NeedModification no longer has docname and lineno",
            lambda: {"docname", "lineno"} <= set(NeedModification.__annotations__))

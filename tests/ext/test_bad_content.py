@@ -94,8 +94,11 @@ CASES = [
 def builds(tmp_path_factory) -> dict:
     """Every fixture of CASES, built side by side (each thread waits on its own sphinx-build)."""
     names = [case.fixture for case in CASES]
+    # the directories made here: pytest makes its base directory on first use, which
+    # threads would race for
+    directories = [tmp_path_factory.mktemp(name) for name in names]
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-        done = pool.map(lambda name: build_fixture(name, tmp_path_factory.mktemp(name)), names)
+        done = pool.map(build_fixture, names, directories)
         return dict(zip(names, done))
 
 

@@ -1,8 +1,9 @@
 """Incremental builds of a small project with the real model and extensions: a build with
 nothing changed reads nothing again, writes no need page and keeps the export; an edit
 writes the pages that show what changed (also through a needextend on another page), field
-by field (a table is not written when none of its columns changed), and gives the pages a full
-build gives; the export follows the needs and repairs itself.
+by field (a table is not written when none of its columns changed, a count or chart when
+none of the fields its filters read changed), and gives the pages a full build gives; the
+export follows the needs and repairs itself.
 No timings are asserted: `make bench` reports them."""
 
 import json
@@ -46,14 +47,16 @@ def test_incremental_builds_follow_the_needs_and_keep_the_export(tmp_path):
 
     # REQ_FIXTURE_B moves into section 5.1: the needextend on the mapping page now links it
     # to the standard, whose page (back links) is written again though neither it nor the
-    # mapping page was edited; the incremental build equals a full build
+    # mapping page was edited, and the counts by section change; the incremental build
+    # equals a full build
     mtimes = snapshot(out)
     reqs = src / "pages" / "requirements.rst"
     reqs.write_text(reqs.read_text().replace(":section: 5.2", ":section: 5.1"))
     edit = sphinx_build(src, out)
     assert edit.returncode == 0, edit.output
     assert read_again(edit) == {"pages/requirements"}
-    assert {"pages/requirements.html", "pages/standards.html", "pages/mapping.html"} <= written_since(out, mtimes)
+    assert {"pages/requirements.html", "pages/standards.html", "pages/mapping.html",
+            "pages/counts.html"} <= written_since(out, mtimes)
     assert "STD_FIXTURE" in edit.needs["REQ_FIXTURE_B"]["cites"]
     full = sphinx_build(src, tmp_path / "full", "-E")
     assert full.returncode == 0, full.output
@@ -99,12 +102,16 @@ def test_an_edit_writes_the_tables_that_show_the_edited_field(tmp_path):
         return written_since(out, mtimes)
 
     # the mapping page's table shows ID, section and cites of every requirement; the tag
-    # page's shows the title: a content edit writes neither, a title edit only the tag page
+    # page's shows the title; the counts page counts by type, section, coverage and design
+    # count; the matrix shows titles, sections and coverage: a content edit writes none of
+    # them (no link to the requirement was reviewed, so its fingerprint flags no link), a
+    # title edit the tag page and the matrix
+    counted = {"pages/mapping.html", "pages/counts.html"}
     written = edit("The first requirement.", "The first requirement, said again.")
     assert "pages/requirements.html" in written
-    assert not written & {"pages/mapping.html", "tags/cybersecurity.html"}
+    assert not written & {*counted, "tags/cybersecurity.html", "pages/matrix.html"}
     written = edit("A requirement of section 5.1", "The requirement of section 5.1")
-    assert "tags/cybersecurity.html" in written and "pages/mapping.html" not in written
+    assert {"tags/cybersecurity.html", "pages/matrix.html"} <= written and not written & counted
     full = sphinx_build(src, tmp_path / "full", "-E")
     assert full.returncode == 0, full.output
     incremental, expected = pages(out), pages(full.outdir)

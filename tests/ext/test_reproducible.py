@@ -46,9 +46,10 @@ def clean_build(tmp: Path, seed: str) -> Path:
 
 @pytest.fixture(scope="module")
 def two_builds(tmp_path_factory) -> tuple[Path, Path]:
+    seeds = ["1", "2"]
+    directories = [tmp_path_factory.mktemp(f"build{seed}") for seed in seeds]  # not in threads: see test_bad_content
     with ThreadPoolExecutor(max_workers=2) as pool:
-        a, b = pool.map(lambda seed: clean_build(tmp_path_factory.mktemp(f"build{seed}"), seed),
-                        ["1", "2"])
+        a, b = pool.map(clean_build, directories, seeds)
     return a, b
 
 

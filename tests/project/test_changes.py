@@ -69,7 +69,7 @@ def repo(tmp_path_factory) -> Path:
     assert first.returncode == 0, first.output[-3000:]
     assert "No earlier release" in first.html("index.html")  # no tag yet
     (repo / REVIEWED).parent.mkdir(parents=True, exist_ok=True)
-    (repo / REVIEWED).write_text(json.dumps(record_review(first.needs, model_of(ROOT).covering_link_names)))
+    (repo / REVIEWED).write_text(json.dumps(record_review(first.needs, model_of(ROOT))))
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "first version")
     git(repo, "tag", "v1.0")

@@ -13,7 +13,8 @@ to write besides the ones it re-read:
   changed its type or links, also the needs it links to, before and after (their back links,
   counts and coverage change) and the needs linking to it (the targets of their links);
   and the needs with a covering link (implements, verifies, maintains) to a changed need
-  (its fingerprint changed, so their suspect flags do);
+  (their chain shows it; if the link was reviewed, its fingerprint changed their suspect
+  flags);
 * the pages of the affected needs (a need's box shows all of it, back links and chain
   included);
 * the pages with a filtered view (needextract, needtable, needflow, needlist) that shows a
@@ -24,11 +25,21 @@ to write besides the ones it re-read:
   it selects links to a need that came, went or moved, and it shows that link;
 * the pages with a ``:need:`` reference to a changed need (or a ``:need_incoming:`` /
   ``:need_outgoing:`` to an affected one);
-* every page with a view that depends on derived data of all needs, on a filter this module
-  cannot evaluate, or on all needs (needpie, needbar, need_count, the coverage summary),
+* the pages with a view that only counts the needs its filters select (need_count, needpie,
+  needbar): when a need came or went, a changed need changed a field its filters read, or
+  derived data they read (coverage, counts) may have changed;
+* every page with a view that depends on a filter this module cannot read or on all needs,
   whenever anything changed; and every page with a view that shows some fields of every need
   (``kb_shows_fields``, or every field as read but some: ``kb_shows_fields_but``), when a
   need was added or removed or one of those fields changed.
+
+A filter may name derived fields (coverage, the counts, back links): the needs as read do not
+have them, so a need whose derived data may have changed counts as coming into or out of it,
+and one whose derived data stayed as it was and whose filter cannot be evaluated without them
+counts as selected. A need's derived data may change when its links, its type, its page or the
+fields its coverage reads changed, when it is the target of such a need's links, when a need
+on its chain changed, or (its fingerprint and the suspect flags of the reviewed links to it)
+when anything about it changed.
 
 A title edit thus writes the tables that show titles, not those that list the same needs
 by other columns; a content edit writes no crosswalk page.
@@ -82,9 +93,9 @@ SUSPECT_FIELDS = set(review.FIELDS_SET)
 OWN_DERIVED_INPUTS = set(coverage.FIELDS_READ)
 #: Raw fields that do not show on any page.
 NOT_SHOWN = {"lineno", "lineno_content"}
-#: Views that select needs with a filter are compat.FILTERED_VIEWS; any other node of
-#: sphinx-needs (needpie, needbar, need_count, need_func, ...) depends on all needs, and so
-#: does a node of this site that says so (``kb_shows_all_needs``, the coverage summary).
+#: Views that select needs with a filter are compat.FILTERED_VIEWS, views that count them
+#: compat.count_filters; any other node of sphinx-needs (need_func, ...) depends on all needs,
+#: and so does a node of this site that says so (``kb_shows_all_needs``).
 ALL = None  # a view that depends on all needs
 #: What a node class of this site declares it shows, as a class attribute:
 #: ``kb_shows_all_needs = True``; ``kb_shows_fields = ("type", ...)``, fields of every need
@@ -110,64 +121,96 @@ class TitlesOf(NamedTuple):
 
 class Selection(NamedTuple):
     """A filtered view: its filter (over the needs as read), the fields as read it shows of the
-    needs it selects (None: whole needs), and the derived fields it shows of them."""
+    needs it selects (None: whole needs), and the derived fields it shows of them or its filter
+    reads."""
 
     filter: str
     fields: frozenset[str] | None
     derived: frozenset[str]
 
 
+class Counts(NamedTuple):
+    """A view that shows how many needs its filters select: the fields as read (and need
+    parts) and the derived fields the filters read."""
+
+    fields: frozenset[str]
+    derived: frozenset[str]
+
+
 @functools.cache
 def _raw_names_of(confdir: str) -> frozenset[str]:
     """Fields a filter may name and still be answered from the needs as read."""
-    model = model_of(confdir).needs
-    fields = {n for n, d in model.get("fields", {}).items() if "derive" not in d} - SET_AFTER_READING
-    return frozenset(fields | set(model.get("links", {})) | {"id", "type", "title", "docname", "status", "tags", "content"})
+    model = model_of(confdir)
+    fields = set(model.fields) - set(model.derived_fields) - SET_AFTER_READING
+    return frozenset(fields | set(model.links) | {"id", "type", "title", "docname", "status", "tags", "content"})
 
 
-def _selection(node: nodes.Element, raw: frozenset[str]) -> Selection | None:
-    """What a filtered view selects and shows, if its filter can be answered from the needs as
-    read, else ALL."""
+@functools.cache
+def _derived_names_of(confdir: str) -> frozenset[str]:
+    """Fields a filter may name that the needs have only after reading: derived by sphinx-needs
+    (counts, fingerprint), set by this site (coverage, suspect flags), back links."""
+    model = model_of(confdir)
+    return frozenset({*model.derived_fields, *SET_AFTER_READING, *(f"{link}_back" for link in model.links)})
+
+
+def _selection(node: nodes.Element, raw: frozenset[str], derived: frozenset[str]) -> Selection | None:
+    """What a filtered view selects and shows, if its filter names only fields this module
+    knows, else ALL."""
     a = node.attributes
     if a.get("filter_func") or list(a.get("filter_code") or []) or a.get("status") or a.get("tags") or a.get("types"):
         return ALL
-    expr = _filter_spec_of(a.get("filter") or "True", raw)
-    if expr is ALL:
+    return _shown_selection(a.get("filter") or "True", compat.fields_shown(node), raw, derived)
+
+
+def _shown_selection(expr: str, shown: frozenset[str] | None, raw: frozenset[str],
+                     derived: frozenset[str]) -> Selection | None:
+    read = _names_read(expr, raw, derived)
+    if read is ALL:
         return ALL
-    shown = compat.fields_shown(node)
     if shown is None:
         return Selection(expr, None, frozenset({"*"}))
-    return Selection(expr, frozenset(shown & raw), frozenset(shown - raw))
+    return Selection(expr, frozenset(shown & raw), frozenset(shown - raw) | (read - raw))
 
 
-def _filter_spec_of(expr: str, raw: frozenset[str]) -> str | None:
-    """The filter if it names only fields known from the needs as read, else ALL (the state
-    keeps a digest of the content, so a filter on the content counts as unknown)."""
+def _names_read(expr: str, raw: frozenset[str], derived: frozenset[str]) -> frozenset[str] | None:
+    """The fields a filter names, or ALL when it names something else (a function, a variable)
+    or the content (the state keeps a digest of the content)."""
     try:
         tree = ast.parse(expr, mode="eval")
     except SyntaxError:
         return ALL
-    names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
-    return expr if names <= raw - {"content"} else ALL
+    names = frozenset(n.id for n in ast.walk(tree) if isinstance(n, ast.Name))
+    return names if names <= (raw - {"content"}) | derived else ALL
+
+
+def _counts(filters: list[str], raw: frozenset[str], derived: frozenset[str]) -> Counts | None:
+    read: set[str] = set()
+    for expr in filters:
+        names = _names_read(expr, raw, derived)
+        if names is ALL:
+            return ALL
+        read |= names
+    return Counts(frozenset(read & raw) | {"parts"}, frozenset(read - raw))
 
 
 def collect_views(app: Sphinx, doctree: nodes.document) -> None:
     """At doctree-read: the views and need references of the page."""
-    raw = _raw_names_of(str(app.confdir))
+    raw, derived = _raw_names_of(str(app.confdir)), _derived_names_of(str(app.confdir))
     views, refs, link_refs = [], set(), set()
     for node in doctree.findall(nodes.Element):
         if isinstance(node, compat.NEED_REFERENCES):
             target = str(node.get("reftarget", "")).rsplit("<", 1)[-1].rstrip(">")  # "text <ID.part>"
             (link_refs if isinstance(node, compat.LINK_REFERENCES) else refs).add(target.split(".")[0].strip())
         elif isinstance(node, compat.FILTERED_VIEWS):
-            views.append(_selection(node, raw))
+            views.append(_selection(node, raw, derived))
+        elif (filters := compat.count_filters(node)) is not None:
+            views.append(_counts(filters, raw, derived))
         elif getattr(node, "kb_shows_fields", None):
             fields = tuple(sorted(node.kb_shows_fields))
             views.append(fields if set(fields) <= raw else ALL)
         elif getattr(node, "kb_shows_selection", None):
             expr, shown = node.kb_shows_selection
-            expr = _filter_spec_of(expr, raw)
-            views.append(ALL if expr is ALL else Selection(expr, frozenset(shown) & raw, frozenset(shown) - raw))
+            views.append(_shown_selection(expr, frozenset(shown), raw, derived))
         elif getattr(node, "kb_shows_fields_but", None):
             views.append(tuple(sorted(raw - set(node.kb_shows_fields_but))))
         elif getattr(node, "kb_shows_all_needs", False) or compat.is_needs_node(node):
@@ -199,9 +242,10 @@ def _digest(need) -> str:
 
 
 def _values(need, raw: frozenset[str]) -> dict:
-    """The fields as read of a need, the content as a digest (it can be long)."""
+    """The fields as read of a need, the content as a digest (it can be long), its parts."""
     values = {k: need[k] for k in raw if k in need}
     values["content"] = hashlib.sha256(str(need.get("content", "")).encode()).hexdigest()
+    values["parts"] = sorted(need.get("parts") or ())
     return values
 
 
@@ -254,7 +298,7 @@ def _extends(env: BuildEnvironment, needs: dict[str, dict], raw: frozenset[str])
         if is_id:
             links.setdefault(expr, set()).update(targets)
             continue
-        if _filter_spec_of(expr, raw) is ALL:
+        if _names_read(expr, raw, frozenset()) is ALL:
             return None
         for i, v in needs.items():
             if _selects(expr, v):
@@ -294,7 +338,7 @@ def pages_to_write(app: Sphinx, env: BuildEnvironment) -> list[str]:
         return []
     # added, removed, moved to another page, another type or other links: the back links,
     # counts and coverage of the targets change, and so do the links to it
-    every_field = raw | {"content"}
+    every_field = raw | {"content", "parts"}
     fields_changed = {i: every_field if len(states(i)) == 1 else
                       {k for k in every_field if before[i]["values"].get(k, UNKNOWN) != new[i]["values"].get(k)}
                       for i in changed}
@@ -302,17 +346,40 @@ def pages_to_write(app: Sphinx, env: BuildEnvironment) -> list[str]:
         before[i][k] != new[i][k] for k in ("doc", "type", "links"))}
     # needs whose derived data changes: the targets of a need that came, went, moved or changed
     # its links (their back links, counts and coverage); the needs linking to such a need (the
-    # targets of their links); the needs with a covering link to a changed need (its
-    # fingerprint changed: their suspect flags); and, since the chain on a requirement's page
-    # (kb.views.chain) shows the needs that cover what covers it, two steps of covering links
+    # targets of their links); the needs with a covering link to a changed need (the chain on
+    # their pages shows it), whose suspect flags change too if the link was reviewed (a link
+    # never reviewed is suspect whatever its target's fingerprint); and, since the chain on a
+    # requirement's page (kb.views.chain) shows the needs that cover what covers it, two steps
+    # of covering links
+    reviewed = review.load_reviewed(app.confdir)
     relinked = {i for i, s in new.items() if structural.intersection(s["links"])}
     derived = {t for i in structural for s in states(i) for t in s["links"]} | relinked
-    suspect = {i for i, s in new.items() if changed.intersection(s["covering"])}
+    covering_a_change = {i for i, s in new.items() if changed.intersection(s["covering"])}
+    suspect = {i for i in covering_a_change if changed.intersection(new[i]["covering"], reviewed.get(i, ()))}
+    reviewed_targets = {t for targets in reviewed.values() for t in targets}
+    fingerprint = model_of(app.confdir).fingerprint_field
     hop = {t for i in changed for s in states(i) for t in s["covering"]}
     derived |= hop | {t for i in hop for s in states(i) for t in s["covering"]}
-    affected = changed | derived | suspect
+    affected = changed | derived | covering_a_change
     pages = {s["doc"] for i in affected for s in states(i)}
     link_fields = frozenset(link_types)
+
+    def derived_changed(i: str, shown: frozenset[str]) -> bool:
+        """Whether derived data of need ``i`` among ``shown`` (derived field names, "*" for
+        any) may have changed."""
+        if not shown:
+            return False
+        if i in derived:
+            return True
+        if i in changed and (i in structural or fields_changed[i] & OWN_DERIVED_INPUTS):
+            return True  # its own coverage changes with its links or the fields it reads
+        if i in changed and shown & {"*", fingerprint}:
+            return True
+        if i in changed and i in reviewed_targets and shown & SUSPECT_FIELDS:
+            return True  # its fingerprint changed: the reviewed links to it are suspect now
+        if i in covering_a_change and "*" in shown:
+            return True  # its chain shows the changed need
+        return i in suspect and bool(shown & SUSPECT_FIELDS)  # its suspect flags changed
 
     def selection_shows_a_change(view: Selection) -> bool:
         for i in affected:
@@ -322,15 +389,15 @@ def pages_to_write(app: Sphinx, env: BuildEnvironment) -> list[str]:
             if i in changed and (selected[0] != selected[1] or view.fields is None
                                  or fields_changed[i] & view.fields):
                 return True
-            if i in changed and view.derived and (i in structural or fields_changed[i] & OWN_DERIVED_INPUTS):
-                return True  # its own coverage changes with its links or the fields it reads
-            if i in derived and view.derived:
-                return True
-            if i in suspect and view.derived & {"*", *SUSPECT_FIELDS}:
-                return True  # its suspect flags are all that changed about it
+            if derived_changed(i, view.derived):
+                return True  # shown, or it may come into or out of a filter that reads it
             if i in relinked and (view.fields is None or link_fields & view.fields):
                 return True  # the href of a link to a need that came, went or moved
         return False
+
+    def counts_show_a_change(view: Counts) -> bool:
+        return any(len(states(i)) == 1 or (i in changed and fields_changed[i] & view.fields)
+                   or derived_changed(i, view.derived) for i in affected)
 
     retitled = {i for i in changed if "title" in fields_changed[i]}
     confdir = str(app.confdir)
@@ -350,6 +417,8 @@ def pages_to_write(app: Sphinx, env: BuildEnvironment) -> list[str]:
             return bool(retitled) and bool(retitled & titles_shown(view))
         if isinstance(view, Selection):  # a NamedTuple: before the plain tuple
             return selection_shows_a_change(view)
+        if isinstance(view, Counts):
+            return counts_show_a_change(view)
         # fields of every need: a need came or went, or a field changed
         return any(fields_changed[i].intersection(view) for i in changed)
 
@@ -369,5 +438,6 @@ def setup(app: Sphinx) -> dict:
     app.connect("env-purge-doc", purge)
     app.connect("env-merge-info", merge)
     app.connect("env-updated", pages_to_write)
-    # 2: the views of a page are (views, references, link references), filtered views a Selection
-    return {"env_version": 2, "parallel_read_safe": True, "parallel_write_safe": True}
+    # 3: the views of a page are (views, references, link references), filtered views a
+    # Selection, counting views Counts; a need's values include its parts
+    return {"env_version": 3, "parallel_read_safe": True, "parallel_write_safe": True}

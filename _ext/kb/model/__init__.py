@@ -52,6 +52,20 @@ class Model:
     def links(self) -> dict[str, dict]:
         return self.needs.get("links", {})
 
+    @functools.cached_property
+    def derived_fields(self) -> tuple[str, ...]:
+        """The fields sphinx-needs derives after reading (a ``derive`` rule: counts, the
+        fingerprint), so no need as read has them."""
+        return tuple(name for name, field in self.fields.items() if "derive" in field)
+
+    @functools.cached_property
+    def fingerprint_field(self) -> str:
+        """The field sphinx-needs derives as a digest of the need's own fields."""
+        names = [n for n, f in self.fields.items() if f.get("derive", {}).get("kind") == "fingerprint"]
+        if len(names) != 1:
+            raise ValueError(f"{self.path}: the model needs one field derived as a fingerprint, has {names}")
+        return names[0]
+
     def enum(self, field: str) -> list[str]:
         """The vocabulary of a field (its values, or its items' values)."""
         schema = self.fields[field]["schema"]

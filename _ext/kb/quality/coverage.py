@@ -12,6 +12,7 @@ from __future__ import annotations
 from docutils import nodes
 from kb_export.tables import coverage_summary
 from kb_export.trace import Trace
+from kb_export.tree import SECTION, SOURCE_LINK
 from kb_shared.tables import table
 from sphinx.application import Sphinx
 from sphinx.util.docutils import SphinxDirective
@@ -49,7 +50,9 @@ def set_coverage(app: Sphinx, needs) -> None:
 
 
 class coverage_summary_node(nodes.General, nodes.Element):
-    kb_shows_all_needs = True  # for the incremental rebuild (kb.build.rebuild)
+    #: For the incremental rebuild (kb.build.rebuild): per requirement, its guideline, section
+    #: and coverage, and its covering items (back links, derived as coverage is).
+    kb_shows_selection = ("type == 'req'", ("type", SOURCE_LINK, SECTION, COVERAGE))
 
 
 class CoverageSummaryDirective(SphinxDirective):

@@ -30,23 +30,24 @@ def load_reviewed(confdir: str | Path) -> dict[str, dict[str, str]]:
 
 
 def suspect_links(source: dict, needs, reviewed: dict[str, dict[str, str]],
-                  covering_links: tuple[str, ...]) -> list[str]:
-    """Targets of ``source``'s covering links whose fingerprint is not the reviewed one."""
+                  covering_links: tuple[str, ...], fingerprint: str) -> list[str]:
+    """Targets of ``source``'s covering links whose fingerprint is not the reviewed one (a
+    link never reviewed is suspect whatever its target's fingerprint)."""
     seen = reviewed.get(source["id"], {})
     return [
         target
         for link in covering_links
         for target in source[link]
-        if target in needs and seen.get(target) != needs[target]["fingerprint"]
+        if target in needs and seen.get(target) != needs[target][fingerprint]
     ]
 
 
 def flag_suspect_links(app: Sphinx, needs) -> None:
     reviewed = load_reviewed(app.confdir)
-    covering_links = model_of(app.confdir).covering_link_names
+    model = model_of(app.confdir)
     suspect_from: dict[str, list[str]] = {}
     for need in needs.values():
-        targets = suspect_links(need, needs, reviewed, covering_links)
+        targets = suspect_links(need, needs, reviewed, model.covering_link_names, model.fingerprint_field)
         need[SUSPECT_LINKS] = targets or None
         for target in targets:
             suspect_from.setdefault(target, []).append(need["id"])
@@ -59,13 +60,14 @@ def setup(app: Sphinx) -> dict:
     return {"parallel_read_safe": True, "parallel_write_safe": True}
 
 
-def record_review(needs: dict[str, dict], covering_links: tuple[str, ...]) -> dict[str, dict[str, str]]:
+def record_review(needs: dict[str, dict], model) -> dict[str, dict[str, str]]:
     """What reviewed-links.json records after a review of ``needs`` (as needs.json holds
     them): for each need, the fingerprint of each target of its covering links."""
+    covering_links, fingerprint = model.covering_link_names, model.fingerprint_field
     reviewed = {}
     for need_id in sorted(needs):
         need = needs[need_id]
-        targets = {t: needs[t]["fingerprint"] for link in covering_links for t in need.get(link, []) if t in needs}
+        targets = {t: needs[t][fingerprint] for link in covering_links for t in need.get(link, []) if t in needs}
         if targets:
             reviewed[need_id] = dict(sorted(targets.items()))
     return reviewed

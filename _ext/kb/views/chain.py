@@ -124,7 +124,14 @@ def suspect_cell(ids: list[str]) -> str:
 class trace_matrix(nodes.General, nodes.Element):
     """Placeholder, filled in once every need is known."""
 
-    kb_shows_all_needs = True  # for the incremental rebuild (kb.build.rebuild)
+    @property
+    def kb_shows_selection(self) -> tuple[str, tuple[str, ...]]:
+        """For the incremental rebuild (kb.build.rebuild): the requirements of its rows, with
+        the fields a row shows; their chain (the needs covering them, two steps down, with
+        their titles and pages) is derived data of the requirement, as coverage is."""
+        tests = ["type == 'req'", *([f"{self['tag']!r} in tags"] if self["tag"] else []),
+                 *([f"{self['stakeholder']!r} in stakeholder"] if self["stakeholder"] else [])]
+        return " and ".join(tests), ("id", "title", "section", "docname", COVERAGE, SUSPECT_FROM)
 
 
 class TraceMatrixDirective(SphinxDirective):

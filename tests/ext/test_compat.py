@@ -119,3 +119,16 @@ def test_needs_come_from_the_documented_api():
     users = [str(p.relative_to(ROOT)) for p in ROOT.glob("_ext/**/*.py")
              if p != COMPAT and "SphinxNeedsData" in p.read_text(encoding="utf-8")]
     assert users == []
+
+
+def test_needs_json_has_the_bytes_sphinx_needs_would_write(site):
+    """kb.compat makes sphinx-needs encode needs.json with json.dumps: the file must be what
+    its own json.dump(document, file, sort_keys=True) writes."""
+    import io
+    import json
+
+    written = (site.outdir / "needs.json").read_text(encoding="ascii")
+    document = json.loads(written)
+    expected = io.StringIO()
+    json.dump(document, expected, sort_keys=True)
+    assert written == expected.getvalue()

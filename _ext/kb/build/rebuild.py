@@ -193,6 +193,11 @@ def _counts(filters: list[str], raw: frozenset[str], derived: frozenset[str]) ->
     return Counts(frozenset(read & raw) | {"parts"}, frozenset(read - raw))
 
 
+def note_documents_read(app: Sphinx, env: BuildEnvironment, docnames: list[str]) -> None:
+    """At env-before-read-docs, after every handler that adds documents to read: which."""
+    env.kb_docs_read = set(docnames)
+
+
 def collect_views(app: Sphinx, doctree: nodes.document) -> None:
     """At doctree-read: the views and need references of the page."""
     raw, derived = _raw_names_of(str(app.confdir)), _derived_names_of(str(app.confdir))
@@ -276,15 +281,18 @@ def _selects(expr: str, values: dict) -> bool:
         return True
 
 
-def _extends(env: BuildEnvironment, needs: dict[str, dict], raw: frozenset[str]) -> tuple[str, dict[str, set[str]]] | None:
-    """A digest of the needextends and, per need, the link targets they add to it; None when
-    an extend cannot be followed from the needs as read (every page is written then)."""
-    extends = compat.extends(env)
-    if not extends:
-        return "", {}
+def _extends_digest(env: BuildEnvironment) -> str:
+    """A digest of the needextends."""
     shown = sorted(json.dumps([e["docname"], e["filter"], e["filter_is_id"], e["modifications"],
                                e["list_modifications"], e["extend_priority"]], sort_keys=True, default=repr)
-                   for e in extends)
+                   for e in compat.extends(env))
+    return hashlib.sha256("\n".join(shown).encode()).hexdigest() if shown else ""
+
+
+def _extended_links(env: BuildEnvironment, needs: dict[str, dict], raw: frozenset[str]) -> dict[str, set[str]] | None:
+    """Per need (of ``needs``: values by ID), the link targets the needextends add to it; None
+    when an extend cannot be followed from the needs as read (every page is written then)."""
+    extends = compat.extends(env)
     added: dict[tuple[str, bool], set[str]] = {}
     for e in extends:
         targets = added.setdefault((e["filter"], e["filter_is_id"]), set())
@@ -303,32 +311,41 @@ def _extends(env: BuildEnvironment, needs: dict[str, dict], raw: frozenset[str])
         for i, v in needs.items():
             if _selects(expr, v):
                 links.setdefault(i, set()).update(targets)
-    return hashlib.sha256("\n".join(shown).encode()).hexdigest(), links
+    return links
 
 
 def pages_to_write(app: Sphinx, env: BuildEnvironment) -> list[str]:
     """At env-updated: the pages to write besides the re-read ones."""
-    # links not resolved yet; as plain dicts, read field by field below
-    needs = {i: dict(n.items()) for i, n in compat.needs_as_read(env).items()}
+    read_now = env.__dict__.pop("kb_docs_read", None)
+    old = getattr(env, "kb_needs_state", None)
+    inputs = _inputs(app) + _extends_digest(env)
+    # a need of a page not read again is as it was (needs as read come from reading), so its
+    # state is the last build's, unless the inputs changed or an extend could not be followed
+    kept = old["needs"] if old and old["inputs"] == inputs and read_now is not None else {}
     link_types = compat.link_types(env)
     covering_links = model_of(app.confdir).covering_link_names
     raw = _raw_names_of(str(app.confdir))
-    extends = _extends(env, needs, raw)
-    extended = extends[1] if extends else {}
-    views = _views(env)
-    new = {
-        i: {"digest": _digest(n), "doc": n["docname"], "type": n["type"],
-            "links": sorted({t for link in link_types for t in n[link] or []} | extended.get(i, set())),
-            "covering": sorted({t for link in covering_links for t in n[link] or []}),
-            "values": _values(n, raw)}
-        for i, n in needs.items()
-    }
-    inputs = _inputs(app) + (extends[0] if extends else "unknown")
-    old = getattr(env, "kb_needs_state", None)
+    new, fresh = {}, {}
+    for i, need in compat.needs_as_read(env).items():
+        doc = need["docname"]
+        if i in kept and kept[i]["doc"] == doc and doc in env.found_docs and doc not in read_now:
+            new[i] = kept[i]
+            continue
+        n = dict(need.items())  # links not resolved yet; a plain dict, read field by field below
+        new[i] = fresh[i] = {"digest": _digest(n), "doc": doc, "type": n["type"],
+                             "links": sorted({t for link in link_types for t in n[link] or []}),
+                             "covering": sorted({t for link in covering_links for t in n[link] or []}),
+                             "values": _values(n, raw)}
+    extended = _extended_links(env, {i: s["values"] for i, s in fresh.items()}, raw)
+    for i, targets in (extended or {}).items():
+        fresh[i]["links"] = sorted(set(fresh[i]["links"]) | targets)
+    if extended is None:
+        inputs += "unknown"
     env.kb_needs_state = {"needs": new, "inputs": inputs}
+    views = _views(env)
     if old is None:
         return []  # a first build writes every page anyway
-    if old["inputs"] != inputs or extends is None:
+    if old["inputs"] != inputs or extended is None:
         return sorted(env.found_docs)
     before = old["needs"]
     states = lambda i: [s for s in (before.get(i), new.get(i)) if s]  # noqa: E731
@@ -434,6 +451,7 @@ def pages_to_write(app: Sphinx, env: BuildEnvironment) -> list[str]:
 
 def setup(app: Sphinx) -> dict:
     compat.search_index_as_in_a_full_build()
+    app.connect("env-before-read-docs", note_documents_read, priority=999)
     app.connect("doctree-read", collect_views)
     app.connect("env-purge-doc", purge)
     app.connect("env-merge-info", merge)

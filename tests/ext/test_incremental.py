@@ -112,6 +112,20 @@ def test_an_edit_writes_the_tables_that_show_the_edited_field(tmp_path):
     assert not written & {*counted, "tags/cybersecurity.html", "pages/matrix.html"}
     written = edit("A requirement of section 5.1", "The requirement of section 5.1")
     assert {"tags/cybersecurity.html", "pages/matrix.html"} <= written and not written & counted
+
+    # the second design control comes to implement REQ_FIXTURE_A too (a link, on another
+    # page): the count of requirements with more than one design control reads derived data
+    # (design_count) that the link changes, so the counts page is written, though nothing on
+    # it or in the fields its filters read as written was edited
+    mtimes = snapshot(out)
+    coverage = src / "pages" / "coverage.rst"
+    coverage.write_text(coverage.read_text().replace(":implements: REQ_FIXTURE_B\n",
+                                                     ":implements: REQ_FIXTURE_A, REQ_FIXTURE_B\n"))
+    build = sphinx_build(src, out)
+    assert build.returncode == 0, build.output
+    assert read_again(build) == {"pages/coverage"}
+    assert "DC_FIXTURE_02" in build.needs["REQ_FIXTURE_A"]["implements_back"]
+    assert {"pages/counts.html", "pages/matrix.html", "pages/requirements.html"} <= written_since(out, mtimes)
     full = sphinx_build(src, tmp_path / "full", "-E")
     assert full.returncode == 0, full.output
     incremental, expected = pages(out), pages(full.outdir)

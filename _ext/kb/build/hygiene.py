@@ -30,7 +30,9 @@ At ``write-started`` (the documents are read, the environment pickled, the needs
 every one; Sphinx loads them from the pickles it wrote, as it does in a parallel or an
 incremental build), collects once and freezes what is alive (``gc.freeze()``): the
 environment and the needs, which live to the end of the build. Later collections skip them
-and scan only what writing creates; ``build-finished`` unfreezes them. The doctrees must not
+and scan only what writing creates; the last ``build-finished`` handler unfreezes them (the
+files written after the pages, such as the interchange, which parses needs.json, still run
+with them frozen: 1.5 s against 0.8 s at 10,000 needs). The doctrees must not
 be frozen: writing attaches new nodes to them, which a frozen doctree would keep alive after
 its page is written. A parallel build forks its writers after this, which also keeps them from
 copying pages a collection would touch."""
@@ -90,5 +92,5 @@ def setup(app: Sphinx) -> dict:
     app.connect("builder-inited", require_dot)
     app.connect("doctree-read", unlink_other_schemes)
     app.connect("write-started", freeze, priority=900)  # after sphinx-needs resolved the needs
-    app.connect("build-finished", unfreeze)
+    app.connect("build-finished", unfreeze, priority=999)  # after the interchange and the export
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -38,7 +38,6 @@ from sphinx.project import Project
 from sphinx.search import IndexBuilder
 from sphinx.writers.html5 import HTML5Translator
 from sphinx_needs.builder import NeedsBuilder
-from sphinx_needs.needsfile import NeedsList
 from sphinx_needs.data import (NeedsBarType, NeedsCoreFields, NeedsExtendType, NeedsPieType, NeedsTableType,
                                SphinxNeedsData)
 from sphinx_needs.directives.needbar import Needbar, process_needbar
@@ -51,6 +50,7 @@ from sphinx_needs.directives.needtable import Needtable
 from sphinx_needs.functions.functions import DynamicFunctionParsed
 from sphinx_needs.layout import LayoutHandler
 from sphinx_needs.need_item import NeedItem, NeedLink, NeedModification
+from sphinx_needs.needsfile import NeedsList
 from sphinx_needs.nodes import Need
 from sphinx_needs.roles.need_count import NeedCount, process_need_count
 from sphinx_needs.roles.need_incoming import NeedIncoming
@@ -221,7 +221,7 @@ def count_filters(node: nodes.Element) -> list[str] | None:
     scope = [f"{name} in {values!r}" for name, values in (("status", a.get("status")), ("tags", a.get("tags")),
                                                           ("type", a.get("types"))) if values]
     if isinstance(node, Needpie):
-        cells = [line for line in a["content"]]
+        cells = list(a["content"])
     else:  # a table of filters, maybe with a row and a column of labels, or plain numbers
         rows = [line.split(a.get("separator") or ",") for line in a["content"]]
         from_data = lambda labels: bool(labels) and labels[0] == "FROM_DATA"  # noqa: E731
@@ -446,8 +446,9 @@ def write_needs_json(app: Sphinx, directory: Path) -> Path:
 
 #: sphinx-needs writes needs.json with ``json.dump``, which always encodes in pure Python (the C
 #: encoder serves ``json.dumps`` only); NeedsList.dump_json encodes the same document with the
-#: same options through ``json.dumps``: the same bytes, about five times faster (3.9 s of an
-#: edit at 10,000 needs). Both methods are checked by the SHA-256 of their source.
+#: same options through ``json.dumps``: the same bytes, about five times faster (at 10,000
+#: needs 0.24 s against 1.2 s per build). Both methods are checked by the SHA-256 of their
+#: source.
 NEEDS_JSON_SOURCES = {
     "sphinx_needs.needsfile.NeedsList.write_json": (lambda: _SPHINX_NEEDS_WRITE_JSON, "931995b06b42c2c5"),
     "sphinx_needs.needsfile.NeedsList.dump_json": (lambda: NeedsList.dump_json, "394aeed1eecf2ebb"),

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from sphinx.application import Sphinx
 
-from ..model import model_of
+from ..model import Model, model_of
 
 REVIEWED = Path("requirements") / "reviewed-links.json"
 
@@ -60,7 +60,7 @@ def setup(app: Sphinx) -> dict:
     return {"parallel_read_safe": True, "parallel_write_safe": True}
 
 
-def record_review(needs: dict[str, dict], model) -> dict[str, dict[str, str]]:
+def record_review(needs: dict[str, dict], model: Model) -> dict[str, dict[str, str]]:
     """What reviewed-links.json records after a review of ``needs`` (as needs.json holds
     them): for each need, the fingerprint of each target of its covering links."""
     covering_links, fingerprint = model.covering_link_names, model.fingerprint_field

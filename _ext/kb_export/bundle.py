@@ -183,10 +183,10 @@ def export(needs_json: str | Path, outdir: str | Path, *, filter_text: str = "",
                               f"{needs.project or 'sphinx-needs'} export at {source.commit or 'no commit'}")
         for path in attached:
             shutil.copyfile(path, tmp / path.name)
-        manifest = {"export": facts, "files": {p.name: {"sha256": _sha256(p), "bytes": p.stat().st_size}
+        manifest = {"export": facts, "files": {p.name: {"sha256": sha256_file(p), "bytes": p.stat().st_size}
                                                for p in sorted(tmp.iterdir())}}
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        (tmp / "SHA256SUMS").write_text("".join(f"{_sha256(p)}  {p.name}\n" for p in sorted(tmp.iterdir())),
+        (tmp / "SHA256SUMS").write_text("".join(f"{sha256_file(p)}  {p.name}\n" for p in sorted(tmp.iterdir())),
                                         encoding="utf-8")
         from . import verify  # here: `python3 -m kb_export.verify` must not find it imported already
 
@@ -201,7 +201,8 @@ def export(needs_json: str | Path, outdir: str | Path, *, filter_text: str = "",
     return manifest
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
+    """The SHA-256 of a file, as SHA256SUMS and the manifest list it (hex)."""
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
@@ -237,14 +238,14 @@ def add_file(directory: str | Path, path: str | Path) -> dict:
     if path.resolve() != target.resolve():
         shutil.copyfile(path, target)
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    files = {**manifest["files"], target.name: {"sha256": _sha256(target), "bytes": target.stat().st_size}}
+    files = {**manifest["files"], target.name: {"sha256": sha256_file(target), "bytes": target.stat().st_size}}
     manifest["files"] = {name: files[name] for name in sorted(files)}
     manifest_path.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     from . import verify  # here: `python3 -m kb_export.verify` must not find it imported already
 
     names = sorted(p for p in directory.iterdir()
                    if p.name not in ("SHA256SUMS", verify.SIGNATURE) and not p.name.startswith("."))
-    (directory / "SHA256SUMS").write_text("".join(f"{_sha256(p)}  {p.name}\n" for p in names), encoding="utf-8")
+    (directory / "SHA256SUMS").write_text("".join(f"{sha256_file(p)}  {p.name}\n" for p in names), encoding="utf-8")
     # the old signature signed the old SHA256SUMS: sign again, or leave the bundle unsigned
     (directory / verify.SIGNATURE).unlink(missing_ok=True)
     try:

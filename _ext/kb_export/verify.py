@@ -15,12 +15,13 @@ Every file that differs is named; a failure is one line per problem on stderr an
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+
+from .bundle import sha256_file
 
 SUMS, SIGNATURE, MANIFEST = "SHA256SUMS", "SHA256SUMS.sig", "manifest.json"
 NAMESPACE = "kb-export-bundle"  # what a signature is for: an SSH signature of another namespace does not count
@@ -37,10 +38,6 @@ def sign(bundle: Path) -> Path | None:
     if proc.returncode:
         raise RuntimeError(f"{SIGNING_KEY}={key}: ssh-keygen could not sign: {proc.stderr.strip()}")
     return bundle / SIGNATURE
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def check(bundle: Path, allowed_signers: Path | None, require_signature: bool = False) -> tuple[list[str], list[str]]:
@@ -62,7 +59,7 @@ def check(bundle: Path, allowed_signers: Path | None, require_signature: bool = 
     for name in sorted(present - set(listed)):
         problems.append(f"{name}: in the bundle but not listed in {SUMS}")
     for name in sorted(set(listed) & present):
-        if _sha256(bundle / name) != listed[name]:
+        if sha256_file(bundle / name) != listed[name]:
             problems.append(f"{name}: differs from its checksum in {SUMS}")
     facts.append(f"{len(listed)} files checked against {SUMS}")
     try:

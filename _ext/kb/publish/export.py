@@ -36,6 +36,7 @@ from pathlib import Path
 
 from docutils import nodes
 from kb_export import FILES, ExportError, Source, Trace, export, exporter_digest, source_of, verify
+from kb_export.bundle import sha256_file
 from kb_export.needs import types_of
 from kb_export.tables import plan
 from sphinx.application import Sphinx
@@ -107,7 +108,7 @@ def _export_in_worker(app: Sphinx, work: Path) -> None:
     os.dup2(devnull, 2)
     needs_json = compat.write_needs_json(app, work)
     message = run_export(app, needs_json)
-    (work / "result.json").write_text(json.dumps({"needs.json": _sha256(needs_json), "message": message}))
+    (work / "result.json").write_text(json.dumps({"needs.json": sha256_file(needs_json), "message": message}))
 
 
 def worker_result(app: Sphinx, needs_json: Path | None) -> str | None:
@@ -125,15 +126,11 @@ def worker_result(app: Sphinx, needs_json: Path | None) -> str | None:
         if needs_json is None or process.exitcode != 0 or not result.is_file():
             return None
         done = json.loads(result.read_text())
-        if done["needs.json"] != _sha256(needs_json) or not intact(Path(app.outdir) / EXPORT_DIR):
+        if done["needs.json"] != sha256_file(needs_json) or not intact(Path(app.outdir) / EXPORT_DIR):
             return None
         return f"{done['message']} (in a worker, while the pages were written)"
     finally:
         shutil.rmtree(work, ignore_errors=True)
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def export_site(app: Sphinx, exception: Exception | None) -> None:
@@ -180,12 +177,12 @@ def export_key(needs_json: Path, base_url: str, markers: dict[str, str], trace: 
                attached: list[Path] = ()) -> str:
     """A hash of everything the export's bytes depend on."""
     tools = sorted({(d.metadata["Name"] or "", d.version) for d in metadata.distributions()})
-    inputs = {"needs.json": _sha256(needs_json), "base_url": base_url,
+    inputs = {"needs.json": sha256_file(needs_json), "base_url": base_url,
               "markers": markers, "trace": dataclasses.asdict(trace),
               "source": [source.commit, source.epoch, source.tree],
               "exporter": exporter_digest(), "python": [sys.executable, platform.python_version()],
               "packages": tools, "signing key": os.environ.get(verify.SIGNING_KEY, ""),
-              "attached": [[p.name, _sha256(p)] for p in attached]}
+              "attached": [[p.name, sha256_file(p)] for p in attached]}
     return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
 
 
@@ -197,7 +194,7 @@ def intact(directory: Path) -> bool:
     listed = dict(reversed(line.split("  ", 1)) for line in sums.read_text(encoding="utf-8").splitlines())
     present = {p.name for p in directory.iterdir()} - {"SHA256SUMS", verify.SIGNATURE}
     return present == set(listed) and all(
-        _sha256(directory / name) == digest for name, digest in listed.items())
+        sha256_file(directory / name) == digest for name, digest in listed.items())
 
 
 def setup(app: Sphinx) -> dict:

@@ -25,6 +25,7 @@ from collections import Counter
 from pathlib import Path
 
 from docutils import nodes
+from kb_export.bundle import sha256_file
 from sphinx.application import Sphinx
 from sphinx.errors import ExtensionError
 from sphinx.util import logging
@@ -89,7 +90,7 @@ def publish(confdir: str | Path, outdir: str | Path) -> Path:
     target.mkdir(parents=True)
     (target / "needs.json").write_bytes(needs_json)
     (target / "ubproject.toml").write_text(text, encoding="utf-8")
-    sums = "".join(f"{hashlib.sha256((target / name).read_bytes()).hexdigest()}  {name}\n"
+    sums = "".join(f"{sha256_file(target / name)}  {name}\n"
                    for name in ("needs.json", "ubproject.toml"))
     (target / "SHA256SUMS").write_text(sums, encoding="utf-8")
     return target

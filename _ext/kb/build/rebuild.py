@@ -323,8 +323,10 @@ def pages_to_write(app: Sphinx, env: BuildEnvironment) -> list[str]:
     # state is the last build's, unless the inputs changed or an extend could not be followed
     kept = old["needs"] if old and old["inputs"] == inputs and read_now is not None else {}
     link_types = compat.link_types(env)
-    covering_links = model_of(app.confdir).covering_link_names
-    raw = _raw_names_of(str(app.confdir))
+    confdir = str(app.confdir)
+    model = model_of(confdir)
+    covering_links = model.covering_link_names
+    raw = _raw_names_of(confdir)
     new, fresh = {}, {}
     for i, need in compat.needs_as_read(env).items():
         doc = need["docname"]
@@ -374,7 +376,7 @@ def pages_to_write(app: Sphinx, env: BuildEnvironment) -> list[str]:
     covering_a_change = {i for i, s in new.items() if changed.intersection(s["covering"])}
     suspect = {i for i in covering_a_change if changed.intersection(new[i]["covering"], reviewed.get(i, ()))}
     reviewed_targets = {t for targets in reviewed.values() for t in targets}
-    fingerprint = model_of(app.confdir).fingerprint_field
+    fingerprint = model.fingerprint_field
     hop = {t for i in changed for s in states(i) for t in s["covering"]}
     derived |= hop | {t for i in hop for s in states(i) for t in s["covering"]}
     affected = changed | derived | covering_a_change
@@ -417,7 +419,6 @@ def pages_to_write(app: Sphinx, env: BuildEnvironment) -> list[str]:
                    or derived_changed(i, view.derived) for i in affected)
 
     retitled = {i for i in changed if "title" in fields_changed[i]}
-    confdir = str(app.confdir)
     values_before = {i: s["values"] for i, s in before.items()}
     values_new = {i: s["values"] for i, s in new.items()}
 

@@ -2,20 +2,21 @@
 
 sphinx-needs validates every need against the schemas of ubproject.toml at the start of every
 write (``process_schemas``): on the site, 1,768 needs, about 0.85 s of every build, even one
-that re-reads a single page. Every rule of the site is ``validate.local``: what a need's check finds depends on
-the need's own fields and on the schemas, nothing else. So this part validates only the needs
-whose fields changed since the last build, and takes the findings of the others from the last
-build: each need keeps, in a file beside the doctrees (``STORE``), a fingerprint of its fields
-and the findings of each stage (the fields and links check, then each schema in order), formatted as
-sphinx-needs formats them.
+that re-reads a single page. Every rule of the site is ``validate.local``: what a need's check
+finds depends on the need's own fields and on the schemas, nothing else. So this part
+validates only the needs whose fields changed since the last build, and takes the findings of
+the others from the last build: each need keeps, in a file beside the doctrees (``STORE``), a
+fingerprint of its fields and the findings of each stage (the fields and links check, then
+each schema in order), formatted as sphinx-needs formats them.
 
 The findings of an unchanged need are reported again, in the same words, with the same
 severity, in the same order, and schema_violations.json has the same entries: a build that
 failed on a schema rule fails again when nothing has changed. Everything is validated again
 when the schemas or the fields' declarations change, when a schema checks linked needs
 (``validate.network``: then a need's findings depend on other needs), when the schema debug
-output is on, and when the file is missing (a new doctree directory). ``kb_validate_all = 1`` validates every need on every
-build (compat checks that ``process_schemas``, which this reproduces, is unchanged)."""
+output is on, and when the file is missing (a new doctree directory). ``kb_validate_all = 1``
+validates every need on every build (compat checks that ``process_schemas``, which this
+reproduces, is unchanged)."""
 
 from __future__ import annotations
 

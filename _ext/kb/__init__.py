@@ -5,7 +5,8 @@
 - ``views``: the model page, tags, browse, the crosswalk, the life-cycle page;
 - ``build``: need layout, incremental rebuild (the pages a need or a title makes stale),
   hygiene (required programs, safe links, memory), furo's navigation tree computed once per
-  build, schema validation of the needs that changed; reproducible output is
+  build, schema validation of the needs that changed, no work on the needs in a build that
+  changed nothing; reproducible output is
   ``kb_shared.reproducible``, which a device project loads too;
 - ``publish``: the interchange, the export written during the build, the pages' file lists;
 - ``compat``: every private or undocumented use of Sphinx, sphinx-needs and furo, checked first.
@@ -39,6 +40,7 @@ PARTS = (
     "kb.publish.interchange",
     "kb.publish.release",
     "kb.build.rebuild",
+    "kb.build.unchanged",
     "kb.build.validation",
     "kb.build.contents",
 )

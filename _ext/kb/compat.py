@@ -486,6 +486,12 @@ def replace_listener(app: Sphinx, event: str, old: Callable, new: Callable) -> N
                               "(or kb is loaded before sphinx_needs)")
 
 
+def warning_count(app: Sphinx) -> int:
+    """The warnings this build has logged so far (Sphinx counts them in ``_warncount`` and
+    reports them only after build-finished)."""
+    return app._warncount
+
+
 # ---------------------------------------------------------------------- the start-up check
 def _checks() -> Iterator[tuple[str, Callable[[], bool]]]:
     package = Path(inspect.getfile(SphinxNeedsData)).parent
@@ -495,6 +501,9 @@ def _checks() -> Iterator[tuple[str, Callable[[], bool]]]:
            lambda: all(n in inspect.getsource(IndexBuilder.__init__) for n in ("_index_entries", "_mapping", "_title_mapping"))
            and all(callable(getattr(IndexBuilder, m, None)) for m in ("load", "prune", "freeze"))
            and "'indexentries'" in inspect.getsource(getattr(IndexBuilder.freeze, "__wrapped__", IndexBuilder.freeze)))
+    yield ("Sphinx no longer counts a build's warnings in _warncount",
+           lambda: "self._warncount = 0" in inspect.getsource(Sphinx.__init__)
+           and "self._warncount" in inspect.getsource(Sphinx.build))
     yield ("BuildEnvironment no longer keeps _write_doc_doctree_cache",
            lambda: "_write_doc_doctree_cache" in inspect.getsource(BuildEnvironment.__init__))
     for method in ("get_needs_mutable", "get_or_create_extends", "get_schema", "get_resolved_schemas"):

@@ -1,5 +1,6 @@
 """Incremental builds of a small project with the real model and extensions: a build with
-nothing changed reads nothing again, writes no need page and keeps the export; an edit
+nothing changed reads nothing again, writes no need page, keeps the export and writes nothing
+made of the needs (unless one of those files was changed by hand); an edit
 writes the pages that show what changed (also through a needextend on another page), field
 by field (a table is not written when none of its columns changed, a count or chart when
 none of the fields its filters read changed), and gives the pages a full build gives; the
@@ -11,6 +12,11 @@ import re
 import time
 
 from conftest import build_fixture, pages, sphinx_build
+
+
+#: The files written from the needs at the end of a build (kb.build.unchanged.outputs).
+NEEDS_FILES = ("needs.json", "interchange/v1/needs.json", "interchange/v1/SHA256SUMS", "_static/kb-browse-data.js",
+               "schema_violations.json")
 
 
 def read_again(build) -> set[str]:
@@ -37,6 +43,7 @@ def test_incremental_builds_follow_the_needs_and_keep_the_export(tmp_path):
     # nothing changed: no page is read again (the generated tag pages neither), no page
     # with a need is written, and the export is kept as it is
     mtimes = snapshot(out)
+    made_of_needs = {name: ((out / name).stat().st_mtime_ns, (out / name).read_bytes()) for name in NEEDS_FILES}
     noop = sphinx_build(src, out)
     assert noop.returncode == 0, noop.output
     assert read_again(noop) == set()
@@ -44,6 +51,18 @@ def test_incremental_builds_follow_the_needs_and_keep_the_export(tmp_path):
                                              "pages/mapping.html", "tags/cybersecurity.html"}
     assert "export/ is up to date" in noop.output
     assert (out / "export" / "SHA256SUMS").read_text() == export_sums
+    # and no work on the needs (kb.build.unchanged): the files made from them are not written
+    assert "kb.build.unchanged: no document read" in noop.output
+    assert "Schema validation completed" not in noop.output
+    assert {name: ((out / name).stat().st_mtime_ns, (out / name).read_bytes()) for name in NEEDS_FILES} == made_of_needs
+
+    # an output changed by hand: the next build does the work again and writes it back
+    (out / "_static" / "kb-browse-data.js").unlink()
+    (out / "needs.json").write_bytes(b"{}")
+    repaired = sphinx_build(src, out)
+    assert repaired.returncode == 0, repaired.output
+    assert "kb.build.unchanged" not in repaired.output
+    assert {name: (out / name).read_bytes() for name in NEEDS_FILES} == {n: b for n, (_, b) in made_of_needs.items()}
 
     # REQ_FIXTURE_B moves into section 5.1: the needextend on the mapping page now links it
     # to the standard, whose page (back links) is written again though neither it nor the

@@ -40,6 +40,7 @@ from sphinx_needs.schema.core import validate_field_link_schemas, validate_type_
 from sphinx_needs.schema.reporting import get_formatted_warnings, get_json_formatted_warnings
 
 from .. import compat
+from . import unchanged
 
 logger = logging.getLogger(__name__)
 # sphinx-needs' own logger name, so that the summary line reads as it always has
@@ -115,8 +116,8 @@ def _formatted(need_id: str, stages: list[tuple[int, list]]) -> tuple:
 def validate_changed_needs(app: Sphinx, builder: Builder) -> None:
     """``write-started``, in place of sphinx-needs' ``process_schemas``."""
     config = NeedsSphinxConfig(app.config)
-    if not config.schema_validation_enabled:
-        return
+    if not config.schema_validation_enabled or unchanged.settled(app):
+        return  # settled: no need changed, and the last build had no finding
     needs_schema, type_schemas = compat.needs_schemas(app.env)
     if (not app.config.kb_validate_all and not config.schema_debug_active
             and not _checks_linked_needs(type_schemas)):

@@ -46,6 +46,7 @@ from sphinx.util.docutils import SphinxDirective
 from sphinx_needs.api import get_needs_view
 
 from .. import compat
+from ..build import unchanged
 from ..model import model_of
 from .site_files import built_needs_json, fill_file_lists
 
@@ -90,7 +91,8 @@ def start_worker(app: Sphinx, builder) -> None:
     Skipped where a build-finished handler adds files to the bundle (the release change
     report), without fork, or with ``kb_export_worker = 0``."""
     if (not app.config.kb_export_in_build or not app.config.kb_export_worker or builder.format != "html"
-            or not hasattr(os, "fork") or getattr(app, "kb_release", None) is not None):
+            or not hasattr(os, "fork") or getattr(app, "kb_release", None) is not None
+            or unchanged.settled(app)):  # needs.json is as the last build left it: nothing to wait for
         return
     work = Path(app.doctreedir) / "kb-export-worker"
     shutil.rmtree(work, ignore_errors=True)

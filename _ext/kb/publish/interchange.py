@@ -31,6 +31,7 @@ from sphinx.errors import ExtensionError
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
+from ..build import unchanged
 from ..model import Model, model_of
 from .site_files import built_needs_json, fill_file_lists
 from .toml_writer import dumps
@@ -118,7 +119,7 @@ def fill_files(app: Sphinx, doctree: nodes.document, docname: str) -> None:
 
 
 def publish_site(app: Sphinx, exception: Exception | None) -> None:
-    if exception is not None or app.builder.format != "html":
+    if exception is not None or app.builder.format != "html" or unchanged.settled(app):
         return
     built_needs_json(app, "kb.publish.interchange")
     target = publish(app.confdir, app.outdir)

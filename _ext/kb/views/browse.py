@@ -27,6 +27,7 @@ from sphinx.util import logging
 from sphinx.util.docutils import ReferenceRole, SphinxDirective
 from sphinx_needs.api import get_needs_view
 
+from ..build import unchanged
 from ..model import Model, model_of
 from .tags import tag_docname
 
@@ -196,7 +197,7 @@ def browse_data(needs, model: Model, target_uri) -> dict:
 
 def write_data(app: Sphinx, builder) -> None:
     """``write-started``: the needs are sealed (sphinx-needs does it at priority 500)."""
-    if builder.format != "html":
+    if builder.format != "html" or unchanged.settled(app):
         return
     data = browse_data(get_needs_view(app), model_of(app.confdir), builder.get_target_uri)
     path = Path(builder.outdir) / "_static" / DATA_FILE

@@ -6,7 +6,7 @@
 - ``build``: need layout, incremental rebuild (the pages a need or a title makes stale),
   hygiene (required programs, safe links, memory), furo's navigation tree computed once per
   build, schema validation of the needs that changed, no work on the needs in a build that
-  changed nothing; reproducible output is
+  changed nothing, the site's placeholders found in one walk of a page; reproducible output is
   ``kb_shared.reproducible``, which a device project loads too;
 - ``publish``: the interchange, the export written during the build, the pages' file lists;
 - ``compat``: every private or undocumented use of Sphinx, sphinx-needs and furo, checked first.

@@ -46,7 +46,7 @@ from sphinx.util.docutils import SphinxDirective
 from sphinx_needs.api import get_needs_view
 
 from .. import compat
-from ..build import unchanged
+from ..build import placeholders, unchanged
 from ..model import model_of
 from .site_files import built_needs_json, fill_file_lists
 
@@ -206,6 +206,7 @@ def setup(app: Sphinx) -> dict:
     # 0: the export is written after the pages, in the build's own process
     app.add_config_value("kb_export_worker", True, "", types=(bool, int))
     app.add_node(export_downloads)
+    placeholders.register(export_downloads)
     app.add_directive("kb-export-downloads", ExportDownloadsDirective)
     app.connect("doctree-resolved", fill_downloads)
     # after sphinx-needs' build-finished handler (priority 500) has written needs.json

@@ -31,7 +31,7 @@ from sphinx.errors import ExtensionError
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
-from ..build import unchanged
+from ..build import placeholders, unchanged
 from ..model import Model, model_of
 from .site_files import built_needs_json, fill_file_lists
 from .toml_writer import dumps
@@ -131,6 +131,7 @@ def publish_site(app: Sphinx, exception: Exception | None) -> None:
 
 def setup(app: Sphinx) -> dict:
     app.add_node(interchange_files)
+    placeholders.register(interchange_files)
     app.add_directive("kb-interchange-files", InterchangeFilesDirective)
     app.connect("doctree-resolved", fill_files)
     # after sphinx-needs' build-finished handler (priority 500) has written needs.json

@@ -29,6 +29,8 @@ from sphinx.errors import ExtensionError
 from sphinx.util.docutils import SphinxDirective
 from sphinx_needs.api import get_needs_view
 
+from ..build import placeholders
+
 REPORT_DIR = "changes"  # in the output, beside export/
 
 
@@ -131,7 +133,7 @@ def render(app: Sphinx, docname: str, report: changes.Report) -> list[nodes.Node
 
 
 def fill(app: Sphinx, doctree: nodes.document, docname: str) -> None:
-    for node in list(doctree.findall(release_changes)):
+    for node in placeholders.on_page(app, doctree, release_changes):
         report = report_of(app)
         if report is None:
             node.replace_self(nodes.paragraph(text=(
@@ -156,6 +158,7 @@ def write_report(app: Sphinx, exception) -> None:
 
 def setup(app: Sphinx) -> dict:
     app.add_node(release_changes)
+    placeholders.register(release_changes)
     app.add_directive("kb-release-changes", ReleaseChangesDirective)
     app.connect("builder-inited", find_release)
     app.connect("doctree-resolved", fill)

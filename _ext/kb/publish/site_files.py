@@ -11,6 +11,8 @@ from docutils import nodes
 from sphinx.application import Sphinx
 from sphinx.errors import ExtensionError
 
+from ..build import placeholders
+
 
 def built_needs_json(app: Sphinx, extension: str) -> Path:
     """The needs.json sphinx-needs wrote into the HTML output; an error naming the fix if none."""
@@ -25,8 +27,8 @@ def fill_file_lists(app: Sphinx, doctree: nodes.document, docname: str, placehol
                     files: Callable[[], list[tuple[str, str, str]]]) -> None:
     """Replace every ``placeholder`` node of the page with a list of links to the published
     files: ``files()`` gives (path in the output, text shown, what it holds) for each."""
-    placeholders = list(doctree.findall(placeholder))
-    if not placeholders:
+    found = placeholders.on_page(app, doctree, placeholder)
+    if not found:
         return
     page_dir = posixpath.dirname(app.builder.get_target_uri(docname))
     items = nodes.bullet_list()
@@ -36,5 +38,5 @@ def fill_file_lists(app: Sphinx, doctree: nodes.document, docname: str, placehol
                                 classes=["kb-download"])
         para += nodes.Text(f": {holds}")
         items += nodes.list_item("", para)
-    for node in placeholders:
+    for node in found:
         node.replace_self(items.deepcopy())

@@ -18,6 +18,7 @@ from sphinx.application import Sphinx
 from sphinx.util.docutils import SphinxDirective
 from sphinx_needs.api import get_needs_view
 
+from ..build import placeholders
 from ..model import model_of
 
 
@@ -64,7 +65,7 @@ class CoverageSummaryDirective(SphinxDirective):
 
 
 def fill_summaries(app: Sphinx, doctree: nodes.document, docname: str) -> None:
-    summaries = list(doctree.findall(coverage_summary_node))
+    summaries = placeholders.on_page(app, doctree, coverage_summary_node)
     if not summaries:
         return
     needs = get_needs_view(app)
@@ -77,6 +78,7 @@ def fill_summaries(app: Sphinx, doctree: nodes.document, docname: str) -> None:
 def setup(app: Sphinx) -> dict:
     app.connect("needs-before-sealing", set_coverage)
     app.add_node(coverage_summary_node)
+    placeholders.register(coverage_summary_node)
     app.add_directive("kb-coverage-summary", CoverageSummaryDirective)
     app.connect("doctree-resolved", fill_summaries)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

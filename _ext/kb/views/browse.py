@@ -27,8 +27,9 @@ from sphinx.util import logging
 from sphinx.util.docutils import ReferenceRole, SphinxDirective
 from sphinx_needs.api import get_needs_view
 
-from ..build import unchanged
+from ..build import placeholders, unchanged
 from ..model import Model, model_of
+from . import once_per_build
 from .tags import tag_docname
 
 logger = logging.getLogger(__name__)
@@ -258,10 +259,10 @@ class BrowseRole(ReferenceRole):
 
 
 def resolve_browse_links(app: Sphinx, doctree: nodes.document, docname: str) -> None:
-    links = list(doctree.findall(browse_link))
+    links = placeholders.on_page(app, doctree, browse_link)
     if not links:
         return
-    values = facet_values(model_of(app.confdir), get_needs_view(app))
+    values = once_per_build(app, "facet values", lambda: facet_values(model_of(app.confdir), get_needs_view(app)))
     allowed = {key: {v["value"] for v in vals} for key, vals in values.items()}
     for link in links:
         params = parse_qsl(link["kb_query"], keep_blank_values=True)
@@ -277,7 +278,7 @@ def resolve_browse_links(app: Sphinx, doctree: nodes.document, docname: str) -> 
 
 def add_assets(app: Sphinx, pagename: str, templatename: str, context: dict, doctree) -> None:
     """Only the page with the catalogue loads its script, style and data."""
-    if doctree is None or not any(doctree.findall(browse)):
+    if doctree is None or not placeholders.on_page(app, doctree, browse):
         return
     app.add_css_file("kb-browse.css")
     app.add_js_file(DATA_FILE, defer="defer")
@@ -289,6 +290,7 @@ def setup(app: Sphinx) -> dict:
                  latex=(skip, None), text=(skip, None), man=(skip, None), texinfo=(skip, None))
     app.add_directive("kb-browse", BrowseDirective)
     app.add_node(browse_link)
+    placeholders.register(browse, browse_link)
     app.add_role("kb-browse", BrowseRole())
     app.connect("doctree-resolved", resolve_browse_links)
     app.connect("write-started", write_data, priority=800)

@@ -22,6 +22,7 @@ from sphinx.util.docutils import SphinxDirective
 from sphinx_needs.api import get_needs_view
 
 from .. import compat
+from ..build import placeholders
 from ..model import model_of
 from ..quality.coverage import COVERAGE
 from ..quality.review import SUSPECT_FROM
@@ -183,7 +184,7 @@ def render_matrix(app: Sphinx, fromdocname: str, needs, tag: str = "", stakehold
 
 
 def fill_matrices(app: Sphinx, doctree: nodes.document, docname: str) -> None:
-    matrices = list(doctree.findall(trace_matrix))
+    matrices = placeholders.on_page(app, doctree, trace_matrix)
     if not matrices:
         return
     needs = get_needs_view(app)
@@ -285,6 +286,7 @@ def setup(app: Sphinx) -> dict:
                  latex=(visit_kb_html_text, depart_nothing), man=(visit_kb_html_text, depart_nothing),
                  texinfo=(visit_kb_html_text, depart_nothing))
     app.add_node(trace_matrix)
+    placeholders.register(trace_matrix)
     app.add_directive("kb-trace-matrix", TraceMatrixDirective)
     app.connect("doctree-resolved", fill_matrices)
     app.connect("doctree-resolved", statement_first, priority=900)

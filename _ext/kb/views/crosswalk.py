@@ -47,7 +47,9 @@ from sphinx_needs.api import add_need, get_needs_view
 from sphinx_needs.exceptions import InvalidNeedException
 
 from .. import compat
+from ..build import placeholders
 from ..model import model_of
+from . import once_per_build
 
 logger = logging.getLogger(__name__)
 
@@ -637,10 +639,10 @@ def render_legend(app, cw: Crosswalk, docname: str) -> list[nodes.Node]:
 
 
 def fill_views(app: Sphinx, doctree: nodes.document, docname: str) -> None:
-    views = list(doctree.findall(crosswalk_view))
+    views = placeholders.on_page(app, doctree, crosswalk_view)
     if not views:
         return
-    cw = Crosswalk(app)
+    cw = once_per_build(app, "crosswalk", lambda: Crosswalk(app))
     for view in views:
         kind = view["kind"]
         if kind == "topic":
@@ -670,6 +672,7 @@ def merge(app: Sphinx, env, docnames, other) -> None:
 
 def setup(app: Sphinx) -> dict:
     app.add_node(crosswalk_view)
+    placeholders.register(crosswalk_view)
     app.add_directive("kb-crosswalk-cell", CellDirective)
     app.add_directive("kb-crosswalk-topic", TopicDirective)
     app.add_directive("kb-crosswalk-matrix", MatrixDirective)

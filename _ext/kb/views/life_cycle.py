@@ -17,6 +17,7 @@ from sphinx.application import Sphinx
 from sphinx.util.docutils import SphinxDirective
 from sphinx_needs.api import get_needs_view
 
+from ..build import placeholders
 from ..model import model_of
 
 #: The two parties whose duties the page sets side by side, with their column headings.
@@ -102,12 +103,13 @@ def render(app: Sphinx, docname: str) -> list[nodes.Node]:
 
 
 def fill(app: Sphinx, doctree: nodes.document, docname: str) -> None:
-    for node in list(doctree.findall(life_cycle_node)):
+    for node in placeholders.on_page(app, doctree, life_cycle_node):
         node.replace_self(render(app, docname))
 
 
 def setup(app: Sphinx) -> dict:
     app.add_node(life_cycle_node)
+    placeholders.register(life_cycle_node)
     app.add_directive("kb-life-cycle", LifeCycleDirective)
     app.connect("doctree-resolved", fill)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

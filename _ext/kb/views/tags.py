@@ -29,7 +29,9 @@ from sphinx.util.docutils import SphinxDirective
 from sphinx_needs.api import get_needs_view
 
 from .. import compat
+from ..build import placeholders
 from ..model import model_of
+from . import once_per_build
 
 TAGS_DIR = "tags"
 # The file every tag page is read from before source-read swaps in its generated text.
@@ -146,14 +148,15 @@ class TagNeedsDirective(SphinxDirective):
 
 def resolve_tag_needs(app: Sphinx, doctree: nodes.document, docname: str) -> None:
     """A type no need of which carries the tag gets a sentence instead of an empty table."""
-    nodes_ = list(doctree.findall(tag_needs))
+    nodes_ = placeholders.on_page(app, doctree, tag_needs)
     if not nodes_:
         return
-    needs = get_needs_view(app)
+    carried = once_per_build(app, "tags by type", lambda: {(n["type"], tag) for n in get_needs_view(app).values()
+                                                           for tag in n["tags"]})
     types = model_of(app.confdir).site_types
     for node in nodes_:
         tag, type_name = node["kb_tag"], node["kb_type"]
-        if any(n["type"] == type_name and tag in n["tags"] for n in needs.values()):
+        if (type_name, tag) in carried:
             node.replace_self(node.children)
         else:
             title = types[type_name]["title"].lower()
@@ -207,6 +210,7 @@ def setup(app: Sphinx) -> dict:
     app.connect("source-read", generate_tag_page)
     app.connect("html-page-context", keep_generated_source_private)
     app.add_node(tag_needs)
+    placeholders.register(tag_needs)
     app.add_directive("kb-tag-needs", TagNeedsDirective)
     app.add_directive("kb-tag-index", TagIndexDirective)
     # after sphinx-needs (priority 500) has filled the needtables and rendered need layouts

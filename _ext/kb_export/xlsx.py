@@ -53,7 +53,8 @@ def write(sheets: list[Sheet], path: Path, when: datetime, title: str) -> None:
 
 
 def _worksheet(ws, sheet: Sheet) -> None:
-    style, get_column_letter = _openpyxl(), _openpyxl().get_column_letter
+    style = _openpyxl()
+    get_column_letter = style.get_column_letter
     ws.append([text(c) for c in sheet.columns])
     for c in ws[1]:
         c.font, c.fill, c.alignment = style.header_font, style.header_fill, style.wrap

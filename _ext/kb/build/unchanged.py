@@ -35,6 +35,7 @@ from pathlib import Path
 
 import sphinx
 import sphinx_needs
+from kb_export.bundle import sha256_file
 from sphinx.application import Sphinx
 from sphinx.environment import BuildEnvironment
 from sphinx.util import logging
@@ -60,12 +61,11 @@ def settled(app: Sphinx) -> bool:
 
 
 def _plain(value: object) -> object:
-    """A configuration value as JSON can hold it, the same in every process: sets sorted,
+    """A configuration value as JSON can hold it (json.dumps calls this for what it cannot
+    encode itself; tuples it writes as lists), the same in every process: sets sorted,
     functions and classes by name, other objects by their repr without an address."""
     if isinstance(value, (set, frozenset)):
         return sorted(map(repr, value))
-    if isinstance(value, tuple):
-        return list(value)
     if callable(value):
         return f"{getattr(value, '__module__', '')}.{getattr(value, '__qualname__', type(value).__qualname__)}"
     return re.sub(r" at 0x[0-9a-fA-F]+", "", repr(value))
@@ -101,10 +101,11 @@ def outputs(app: Sphinx) -> list[str]:
     """The files the skipped steps write, relative to the output directory."""
     from ..views.browse import DATA_FILE  # the views import this module
 
+    config = NeedsSphinxConfig(app.config)
     files = [f"_static/{DATA_FILE}"]
-    if NeedsSphinxConfig(app.config).build_json:
+    if config.build_json:
         files.append("needs.json")
-    if NeedsSphinxConfig(app.config).schema_validation_enabled:
+    if config.schema_validation_enabled:
         files.append("schema_violations.json")
     where = model_of(app.confdir).interchange_dir
     files += [f"{where}/{name}" for name in ("needs.json", "ubproject.toml", "SHA256SUMS")]
@@ -113,8 +114,7 @@ def outputs(app: Sphinx) -> list[str]:
 
 def _digests(app: Sphinx) -> dict[str, str]:
     out = Path(app.outdir)
-    return {name: hashlib.sha256((out / name).read_bytes()).hexdigest()
-            for name in outputs(app) if (out / name).is_file()}
+    return {name: sha256_file(out / name) for name in outputs(app) if (out / name).is_file()}
 
 
 def _last(app: Sphinx) -> dict:
@@ -136,7 +136,7 @@ def decide(app: Sphinx, env: BuildEnvironment) -> None:
         key is not None and getattr(app, "kb_documents_read", None) == 0
         and getattr(app, "kb_release", None) is None  # the release report reads git, not only the needs
         and last.get("key") == key and last.get("clean") is True
-        and last.get("outputs") == _digests(app) and set(last["outputs"]) == set(outputs(app)))
+        and set(last.get("outputs", ())) == set(outputs(app)) and last["outputs"] == _digests(app))
     if app.kb_settled:
         logger.info("kb.build.unchanged: no document read and nothing the needs are made of changed "
                     "since the last build, which ended clean: needs.json, the interchange, browse's "
@@ -160,6 +160,8 @@ def record(app: Sphinx, exception: Exception | None) -> None:
         store.unlink(missing_ok=True)
         return
     clean = exception is None and compat.warning_count(app) == 0
+    if settled(app) and clean:
+        return  # the stored record holds: the same key, and the outputs decide() found as it left them
     store.write_text(json.dumps({"key": key, "clean": clean, "outputs": _digests(app)},
                                 indent=1, sort_keys=True), encoding="utf-8")
 

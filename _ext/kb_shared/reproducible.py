@@ -30,6 +30,8 @@ from pathlib import Path
 from docutils import nodes
 from sphinx.application import Sphinx
 
+from .trees import FINISHING, finished_page
+
 PREFIX = "SNCB-"
 REPORT = "schema_violations.json"
 # "... with 0 warning(s) in 0.893 seconds. Validated 577 needs/s."
@@ -38,8 +40,8 @@ TIMING = re.compile(r" in [0-9.]+ seconds\. Validated \S+ needs/s\.$")
 
 def stable_container_ids(app: Sphinx, doctree: nodes.document, docname: str) -> None:
     seen: Counter[str] = Counter()
-    for container in doctree.findall(nodes.container):
-        if "need_container" not in container["classes"]:
+    for container in finished_page(doctree):
+        if not isinstance(container, nodes.container) or "need_container" not in container["classes"]:
             continue
         table = next(iter(container.findall(nodes.table)), None)
         if table is None or not table["ids"]:
@@ -75,7 +77,7 @@ def drop_report_timing(app: Sphinx, exception: Exception | None) -> None:
 
 def setup(app: Sphinx) -> dict:
     # after sphinx-needs has rendered the needs (its handlers run at the default priority 500)
-    app.connect("doctree-resolved", stable_container_ids, priority=900)
+    app.connect("doctree-resolved", stable_container_ids, priority=FINISHING)
     app.connect("build-finished", drop_report_timing)
     # first, before any handler walks the needs (back links are built after this event)
     app.connect("needs-before-post-processing", order_needs_as_read_in_full, priority=100)

@@ -132,3 +132,31 @@ def test_needs_json_has_the_bytes_sphinx_needs_would_write(site):
     expected = io.StringIO()
     json.dump(document, expected, sort_keys=True)
     assert written == expected.getvalue()
+
+
+def test_documents_with_needs_are_those_sphinx_needs_would_purge(site):
+    """kb.compat skips sphinx-needs' purge of a document it would find nothing of: for a sample
+    of the site's documents, with needs and without, sphinx-needs' own remove_doc changes the
+    needs data of exactly those documents_with_needs names."""
+    import pickle
+
+    from sphinx_needs.data import SphinxNeedsData
+
+    pickled = (site.outdir / ".doctrees" / "environment.pickle").read_bytes()
+
+    def state(env):
+        data = SphinxNeedsData(env)
+        return (sorted(data.get_needs_mutable()), {k: list(v) for k, v in data.get_or_create_docs().items()},
+                sorted(data.get_or_create_extends()), sorted(data.get_or_create_umls()))
+
+    env = pickle.loads(pickled)
+    holding = compat.documents_with_needs(env)
+    with_needs = sorted(d for d in env.found_docs if d in holding)
+    without = sorted(d for d in env.found_docs if d not in holding)
+    assert len(with_needs) > 20 and len(without) > 5, "the site has documents of both kinds"
+    sample = with_needs[::len(with_needs) // 6] + without[::max(1, len(without) // 4)] + ["no/such/document"]
+    for docname in sample:
+        env = pickle.loads(pickled)
+        before = state(env)
+        SphinxNeedsData(env).remove_doc(docname)
+        assert (state(env) != before) == (docname in holding), docname

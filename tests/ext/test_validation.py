@@ -49,3 +49,30 @@ def test_unchanged_needs_keep_their_findings(tmp_path):
     warnings, changed = summary(fixed.output)
     assert warnings == 0 and 1 <= changed < 3
     assert json.loads((fixed.outdir / "schema_violations.json").read_text())["validation_warnings"] == {}
+
+
+def test_a_schema_looks_at_the_needs_of_the_types_its_select_names():
+    """types_selected: the types a select can match where properties.type names them (const,
+    enum, both); None where it may match any need: no select, no type in it, or a type schema
+    with more than const and enum. The site's rules give each kind."""
+    import tomllib
+
+    from conftest import ROOT
+    from kb.build.validation import types_selected
+
+    def select(type_spec):
+        return {"select": {"properties": {"type": type_spec, "phase": {"type": "array"}}, "required": ["id"]}}
+
+    assert types_selected(select({"type": "string", "const": "req"})) == {"req"}
+    assert types_selected(select({"type": "string", "enum": ["req", "design", 3]})) == {"req", "design"}
+    assert types_selected(select({"type": "string", "enum": ["req", "design"], "const": "design"})) == {"design"}
+    assert types_selected(select({"type": "string", "const": "req", "pattern": "^r"})) is None
+    assert types_selected(select({"type": "array", "const": "req"})) is None
+    assert types_selected({"select": {"properties": {"phase": {"type": "array"}}}}) is None
+    assert types_selected({"validate": {"local": {}}}) is None
+
+    model = tomllib.loads((ROOT / "ubproject.toml").read_text(encoding="utf-8"))
+    selected = {schema["id"]: types_selected(schema) for schema in model["needs"]["schema_definitions"]["schemas"]}
+    assert selected["id-prefix-req"] == {"req"}
+    assert selected["statement"] == {"guideline", "req", "design", "test", "postmarket", "standard"}
+    assert None in selected.values(), "a rule selecting by phase alone looks at every need"

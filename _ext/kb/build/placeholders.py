@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from docutils import nodes
+from kb_shared.trees import elements
 from sphinx.application import Sphinx
 
 #: The placeholder classes, registered by the parts that fill them.
@@ -38,7 +39,7 @@ def on_page(app: Sphinx, doctree: nodes.document, cls: type[nodes.Element]) -> l
     walked = app.__dict__.get("kb_placeholders")
     if walked is None or walked[0] is not doctree:  # the page is held here, so its id is not reused
         found: dict[type, list[nodes.Element]] = defaultdict(list)
-        for node in doctree.findall(nodes.Element):
+        for node in elements(doctree):
             if type(node) in CLASSES:
                 found[type(node)].append(node)
         walked = app.kb_placeholders = (doctree, found)

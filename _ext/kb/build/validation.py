@@ -100,11 +100,39 @@ def _validate(config: NeedsSphinxConfig, needs_schema, type_schemas: list, field
     found: dict[str, list[tuple[int, list]]] = {}
     for need_id, warnings in validate_field_link_schemas(config, needs_schema, needs).items():
         found.setdefault(need_id, []).append((0, warnings))
+    # each need's findings are its own: which other needs a stage looks at changes nothing
+    # (not filter_types: its index of every need costs more than an edit validates)
+    by_type: dict[str, list[str]] = {}
+    for need_id, need in needs.items():
+        by_type.setdefault(need["type"], []).append(need_id)
     for stage, type_schema in enumerate(type_schemas, start=1):
-        for need_id, warnings in validate_type_schema(config, type_schema, needs, field_properties,
+        types = types_selected(type_schema)
+        candidates = needs if types is None else needs.filter_ids(
+            [need_id for t in sorted(types) for need_id in by_type.get(t, ())])
+        for need_id, warnings in validate_type_schema(config, type_schema, candidates, field_properties,
                                                       fields_schema=needs_schema).items():
             found.setdefault(need_id, []).append((stage, warnings))
     return found
+
+
+def types_selected(type_schema: Mapping[str, Any]) -> frozenset[str] | None:
+    """The need types a schema's ``select`` can match, where it names them plainly
+    (``properties.type`` a string ``const`` or ``enum``); None: it may match any type.
+
+    Every keyword of a JSON schema must hold and the need's ``type`` is always in what select
+    sees, so a need whose type fails ``properties.type`` fails the select whatever else it
+    says: on the site each schema's select then looks at the needs of its types, not at all of
+    them (the select was most of the validation: 16 schemas times every need)."""
+    select = type_schema.get("select")
+    spec = select.get("properties", {}).get("type") if isinstance(select, Mapping) else None
+    if not isinstance(spec, Mapping) or not set(spec) <= {"type", "const", "enum"} or spec.get("type") != "string":
+        return None
+    allowed: set | None = None
+    if "const" in spec:
+        allowed = {spec["const"]}
+    if "enum" in spec:
+        allowed = set(spec["enum"]) if allowed is None else allowed & set(spec["enum"])
+    return None if allowed is None else frozenset(t for t in allowed if isinstance(t, str))
 
 
 def _formatted(need_id: str, stages: list[tuple[int, list]]) -> tuple:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from docutils import nodes
 from docutils.parsers.rst import directives
 from kb_export.ordering import natural_key
+from kb_shared.trees import FINISHING, finished_page
 from sphinx.application import Sphinx
 from sphinx.util.docutils import SphinxDirective
 from sphinx_needs.api import get_needs_view
@@ -264,12 +265,14 @@ def statement_first(app: Sphinx, doctree: nodes.document, docname: str) -> None:
     """In a need of a layout whose grid has a footer (``kb``), the full list of fields and links
     (the meta row, collapsed) goes last: the statement comes first, then the summary line and
     the chain (the footer)."""
-    for table in doctree.findall(nodes.table):
-        classes = table.get("classes", [])
-        if "need" not in classes or "needs_grid_simple_footer" not in classes:
-            continue
-        for body in table.findall(nodes.tbody):
-            meta = [row for row in body.children if "meta" in row.get("classes", [])]
+    grids = [node for node in finished_page(doctree) if isinstance(node, nodes.table)
+             and "need" in node["classes"] and "needs_grid_simple_footer" in node["classes"]]
+    for table in grids:
+        # the grid's own rows (table > tgroup > tbody), not those of tables in the need's
+        # content: a need nested in it is a table of its own, which this walk reaches too
+        for body in (b for group in table.children if isinstance(group, nodes.tgroup)
+                     for b in group.children if isinstance(b, nodes.tbody)):
+            meta = [row for row in body.children if "meta" in row["classes"]]
             for row in meta:
                 body.remove(row)
                 body.append(row)
@@ -289,7 +292,7 @@ def setup(app: Sphinx) -> dict:
     placeholders.register(trace_matrix)
     app.add_directive("kb-trace-matrix", TraceMatrixDirective)
     app.connect("doctree-resolved", fill_matrices)
-    app.connect("doctree-resolved", statement_first, priority=900)
+    app.connect("doctree-resolved", statement_first, priority=FINISHING)
     compat.add_layout_function("kb_summary", kb_summary)
     compat.add_layout_function("kb_chain", kb_chain)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from docutils import nodes
 from docutils.statemachine import StringList
+from kb_shared.trees import FINISHING, finished_page
 from sphinx.application import Sphinx
 from sphinx.errors import ConfigError
 from sphinx.util.docutils import SphinxDirective
@@ -182,27 +183,28 @@ class TagIndexDirective(SphinxDirective):
         return [container]
 
 
-def _shows_tags(node: nodes.Node) -> bool:
-    return isinstance(node, nodes.Element) and "needs_tags" in node["classes"]
-
-
 def link_tags(app: Sphinx, doctree: nodes.document, docname: str) -> None:
     if app.builder.format != "html":
         return
-    holders = list(doctree.findall(_shows_tags))
+    holders = [node for node in finished_page(doctree) if "needs_tags" in node.attributes["classes"]]
     if not holders:
         return
     meanings = model_of(app.confdir).tag_meanings
+    uris: dict[str, str] = {}
     for holder in holders:
         for text in list(holder.findall(nodes.Text)):
             tag = text.astext()
-            if tag not in meanings or isinstance(text.parent, nodes.reference):
+            parent = text.parent
+            if tag not in meanings or isinstance(parent, nodes.reference):
                 continue
-            link = nodes.reference(
-                "", tag, internal=True, classes=["kb-tag"], reftitle=meanings[tag],
-                refuri=app.builder.get_relative_uri(docname, tag_docname(tag)),
-            )
-            text.parent.replace(text, link)
+            if tag not in uris:
+                uris[tag] = app.builder.get_relative_uri(docname, tag_docname(tag))
+            link = nodes.reference("", tag, internal=True, classes=["kb-tag"], reftitle=meanings[tag],
+                                   refuri=uris[tag])
+            # the page, said once: docutils finds a parent's document by climbing to the root
+            # for every child it sets up (most of this handler's time on a page of many needs)
+            parent.document = doctree
+            parent.replace(text, link)
 
 
 def setup(app: Sphinx) -> dict:
@@ -215,5 +217,5 @@ def setup(app: Sphinx) -> dict:
     app.add_directive("kb-tag-index", TagIndexDirective)
     # after sphinx-needs (priority 500) has filled the needtables and rendered need layouts
     app.connect("doctree-resolved", resolve_tag_needs, priority=600)
-    app.connect("doctree-resolved", link_tags, priority=600)
+    app.connect("doctree-resolved", link_tags, priority=FINISHING)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

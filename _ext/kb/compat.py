@@ -482,8 +482,10 @@ def needs_schemas(env: BuildEnvironment) -> tuple[object, list]:
 #: document that no need, needextend, needuml or list of documents names has nothing to purge.
 #: Which ones do is worked out once, at the first purge of a read phase: until the phase ends,
 #: only a document being read adds entries (external needs have no document), and each is
-#: purged before it is read. The source of remove_doc is checked.
+#: purged before it is read. The sources of purge_needs (which only calls remove_doc) and of
+#: remove_doc are checked.
 PURGE_SOURCES = {
+    "sphinx_needs.directives.need.purge_needs": (lambda: purge_needs, "f8832aea1e3e627e"),
     "sphinx_needs.data.SphinxNeedsData.remove_doc": (lambda: SphinxNeedsData.remove_doc, "13d507a1c81b2675"),
 }
 
@@ -588,8 +590,6 @@ def _checks() -> Iterator[tuple[str, Callable[[], bool]]]:
     for name, (function, digest) in PURGE_SOURCES.items():
         yield (f"{name} changed (kb.compat.purge_needs_of_documents_with_needs skips what it does not purge)",
                lambda f=function, d=digest: _source_digest(f()) == d)
-    yield ("sphinx-needs' purge_needs no longer only calls remove_doc",
-           lambda: inspect.getsource(purge_needs).rstrip().endswith("SphinxNeedsData(env).remove_doc(docname)"))
     for name, (function, digest) in VALIDATION_SOURCES.items():
         yield (f"{name} changed (kb.build.validation reproduces what it does)",
                lambda f=function, d=digest: _source_digest(f()) == d)

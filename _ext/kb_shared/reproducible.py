@@ -40,9 +40,9 @@ TIMING = re.compile(r" in [0-9.]+ seconds\. Validated \S+ needs/s\.$")
 
 def stable_container_ids(app: Sphinx, doctree: nodes.document, docname: str) -> None:
     seen: Counter[str] = Counter()
-    for container in finished_page(doctree):
-        if not isinstance(container, nodes.container) or "need_container" not in container["classes"]:
-            continue
+    boxes = [node for node in finished_page(doctree)
+             if isinstance(node, nodes.container) and "need_container" in node["classes"]]
+    for container in boxes:
         table = next(iter(container.findall(nodes.table)), None)
         if table is None or not table["ids"]:
             continue

@@ -62,6 +62,13 @@ def build_fixture(name: str, tmp_path: Path, env: dict | None = None, model_extr
                   options: tuple[str, ...] = ()) -> Build:
     """Build tests/fixtures/<name> with the project's real configuration and model
     (plus ``model_extra``, TOML appended to the model; ``options`` for sphinx-build)."""
+    src = fixture_project(name, tmp_path, model_extra)
+    return sphinx_build(src, tmp_path / "html", *options, env=env)
+
+
+def fixture_project(name: str, tmp_path: Path, model_extra: str = "") -> Path:
+    """tests/fixtures/<name> copied to tmp_path/src beside the project's configuration,
+    model (plus ``model_extra``) and extensions."""
     src = tmp_path / "src"
     shutil.copytree(FIXTURES / name, src)
     for f in ("conf.py", "ubproject.toml", "docutils.conf"):
@@ -71,7 +78,7 @@ def build_fixture(name: str, tmp_path: Path, env: dict | None = None, model_extr
             f.write("\n" + model_extra)
     for folder in ("_ext", "_static"):
         shutil.copytree(ROOT / folder, src / folder, ignore=shutil.ignore_patterns("__pycache__"))
-    return sphinx_build(src, tmp_path / "html", *options, env=env)
+    return src
 
 
 def run_exporter(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:

@@ -35,10 +35,28 @@ files written after the pages, such as the interchange, which parses needs.json,
 with them frozen: 1.5 s against 0.8 s at 10,000 needs). The doctrees must not
 be frozen: writing attaches new nodes to them, which a frozen doctree would keep alive after
 its page is written. A parallel build forks its writers after this, which also keeps them from
-copying pages a collection would touch."""
+copying pages a collection would touch.
+
+The environment of an incremental build is frozen as soon as it is loaded: unpickling it
+(hundreds of thousands of objects) ran three full collections that found nothing to free,
+and the full collections of the read phase scanned it again. The collector is off while it
+loads (``config-inited`` to ``builder-inited``) and the loaded environment is frozen. What
+reading replaces in it stays frozen until ``build-finished``; the few documents an edit
+reads make that little. For the rest of the build a young collection waits for 10,000 new
+objects, not Python's 700: a build makes them by the hundred thousand, most freed by their
+reference count, and every hundredth young collection is a full one while what survived
+grows. A full build of the real site spent 4.1 s of its 19.3 s in the collector (42 full
+collections), 2.4 s of 17.5 s with both; an edit build 1.5 s of its 5.9 s (the collection at
+exit included), 0.3 s of 4.5 s. build-finished gives the process its own settings back.
+
+At exit, Python collects once more: after the unfreeze, that scanned the whole heap of the
+build, 0.5 s of a 6 s edit build of the real site, for memory the process gives back anyway.
+An ``atexit`` handler freezes everything first (a process that goes on after the build, a
+test or a language server, only gets there when it ends too)."""
 
 from __future__ import annotations
 
+import atexit
 import gc
 import shutil
 from urllib.parse import urlsplit
@@ -75,6 +93,25 @@ def unlink_other_schemes(app: Sphinx, doctree: nodes.document) -> None:
             reference.replace_self(nodes.Text(reference.astext()))
 
 
+# a young collection after this many new tracked objects (Python's default is 700)
+YOUNG_COLLECTION_AFTER = 10_000
+
+
+def pause_collection(app: Sphinx, config) -> None:
+    # the process's own settings, given back by unfreeze (a process that turned the collector
+    # off keeps it off)
+    app.kb_collection = (gc.isenabled(), gc.get_threshold())
+    gc.disable()
+
+
+def freeze_loaded_environment(app: Sphinx) -> None:
+    gc.freeze()
+    enabled, (young, *older) = app.kb_collection
+    gc.set_threshold(max(young, YOUNG_COLLECTION_AFTER), *older)
+    if enabled:
+        gc.enable()
+
+
 def freeze(app: Sphinx, builder) -> None:
     dropped = compat.drop_read_doctrees(app.env)
     if dropped is None:  # another Sphinx: keep its doctrees and the default collection
@@ -85,10 +122,19 @@ def freeze(app: Sphinx, builder) -> None:
 
 
 def unfreeze(app: Sphinx, exception) -> None:
-    gc.unfreeze()  # for a process that goes on after the build (a language server, a test)
+    # for a process that goes on after the build (a language server, a test)
+    gc.unfreeze()
+    enabled, threshold = app.kb_collection
+    gc.set_threshold(*threshold)
+    if enabled:
+        gc.enable()
 
 
 def setup(app: Sphinx) -> dict:
+    atexit.unregister(gc.freeze)  # once a process, however many builds it runs
+    atexit.register(gc.freeze)
+    app.connect("config-inited", pause_collection, priority=999)  # the last before the environment loads
+    app.connect("builder-inited", freeze_loaded_environment, priority=0)
     app.connect("builder-inited", require_dot)
     app.connect("doctree-read", unlink_other_schemes)
     app.connect("write-started", freeze, priority=900)  # after sphinx-needs resolved the needs

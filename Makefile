@@ -37,7 +37,7 @@ help:
 	@echo "  audit        check requirements.lock for known vulnerabilities (pip-audit; network)"
 	@echo "  bench        benchmark synthetic knowledge bases of $(BENCH_SIZES) needs, beside plain Sphinx and"
 	@echo "               two peers, plain sphinx-needs and StrictDoc ($(BUILDDIR)/bench/results.json)"
-	@echo "  serve        live preview with sphinx-autobuild at http://127.0.0.1:8000 (no export in the build)"
+	@echo "  serve        live preview at http://127.0.0.1:8000: warm rebuilds on save, no export in the build"
 	@echo "  review-links record every design/test/post-market link as reviewed (after a review)"
 	@echo "  clean        remove $(BUILDDIR)"
 	@echo "  venv         create or update $(VENV) from requirements.lock (hash-checked)"
@@ -117,8 +117,8 @@ bench: venv system-deps browser-deps
 	SPHINXOPTS="$(SPHINXOPTS)" $(VENVPY) tools/bench.py --sizes $(BENCH_SIZES) --out $(BUILDDIR)/bench
 
 serve: venv system-deps
-	$(VENV)/bin/sphinx-autobuild -b html $(SPHINXOPTS) -D kb_export_in_build=0 -d $(BUILDDIR)/doctrees --host 127.0.0.1 --port 8000 \
-		--ignore "$(BUILDDIR)/*" --ignore "$(VENV)/*" --ignore "tests/*" . $(BUILDDIR)/html
+	$(VENVPY) tools/serve --host 127.0.0.1 --port 8000 --ignore "$(BUILDDIR)/*" --ignore "$(VENV)/*" --ignore "tests/*" \
+		-- -b html $(SPHINXOPTS) -D kb_export_in_build=0 -d $(BUILDDIR)/doctrees . $(BUILDDIR)/html
 
 review-links: html
 	$(VENVPY) tools/review-links $(BUILDDIR)/html/needs.json

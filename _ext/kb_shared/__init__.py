@@ -1,7 +1,8 @@
 """Helpers that the site's extension (``kb``) and a device project's extensions
 (examples/device-template/_ext) both use, written once: a docutils table (tables.py), the
-install of a filter on Sphinx's log (logs.py), fast walks of a page's elements (trees.py), and
-the extension that makes a build's output reproducible (reproducible.py). The natural order of
+install of a filter on Sphinx's log (logs.py), fast walks of a page's elements (trees.py),
+the extension that makes a build's output reproducible (reproducible.py), and the warm builds
+of a live preview (warm.py, tools/serve). The natural order of
 IDs and section numbers is the exporter's (``kb_export.ordering``), which a device project
 copies too.
 

@@ -17,9 +17,11 @@ from kb import compat
 #: Python files of this project that run with Sphinx: the site's package, the exporter, the
 #: shared helpers, the device template's extensions, the configurations and the tools.
 SOURCES = sorted({*ROOT.glob("_ext/**/*.py"), *ROOT.glob("examples/*/_ext/*.py"), ROOT / "conf.py",
-                  *ROOT.glob("examples/*/conf.py"), ROOT / "tools" / "bench.py", ROOT / "tools" / "review-links"})
+                  *ROOT.glob("examples/*/conf.py"), *(ROOT / "tools" / name for name in ("bench.py", "review-links", "serve"))})
 COMPAT = ROOT / "_ext" / "kb" / "compat.py"
 PACKAGES = ("sphinx", "sphinx_needs", "furo")
+#: Python's own documented functions whose names begin with an underscore (module, name)
+DOCUMENTED = {("os", "_exit")}
 
 
 def private(name: str) -> bool:
@@ -55,7 +57,8 @@ def internals_used(tree: ast.AST, own: set[str]) -> list[str]:
                     found.append(f"line {node.lineno}: import of {module}")
             if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in PACKAGES:
                 found += [f"line {node.lineno}: import of {node.module}.{a.name}" for a in node.names if private(a.name)]
-        elif isinstance(node, ast.Attribute) and private(node.attr) and node.attr not in own:
+        elif (isinstance(node, ast.Attribute) and private(node.attr) and node.attr not in own
+              and not (isinstance(node.value, ast.Name) and (node.value.id, node.attr) in DOCUMENTED)):
             found.append(f"line {node.lineno}: attribute {node.attr}")
         elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
               and node.func.id in ("getattr", "hasattr", "setattr") and len(node.args) > 1

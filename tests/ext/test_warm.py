@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -110,6 +111,20 @@ def wait_for(condition, seconds: float, what: str):
     pytest.fail(f"waited {seconds} s for {what}")
 
 
+def processes():
+    """(pid, session, state, command line) of each process (Linux's /proc)."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:  # gone meanwhile
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()  # after "pid (name) ": state, ppid, pgrp, session
+        yield int(entry.name), int(fields[3]), fields[0], command
+
+
 def test_the_server_serves_the_pages_and_rebuilds_them_on_save(tmp_path):
     src = fixture_project("incremental", tmp_path)
     out = tmp_path / "html"
@@ -139,9 +154,8 @@ def test_the_server_serves_the_pages_and_rebuilds_them_on_save(tmp_path):
     # nothing left running: the keeper and its standby stopped with the server (an exited
     # process waits to be reaped by init, which in a container may never come)
     def running() -> list[str]:
-        session = subprocess.run(["ps", "-o", "pid=,stat=,args=", "-s", str(server.pid)],
-                                 capture_output=True, text=True).stdout
-        return [line for line in session.splitlines() if not line.split()[1].startswith("Z")]
+        return [f"{pid}: {command}" for pid, session, state, command in processes()
+                if session == server.pid and state != "Z"]
 
     # (multiprocessing's resource tracker sees the server gone a moment after it is)
     wait_for(lambda: not running(), 10, f"the server's processes to stop (running when it stopped: {running()})\n{output}")

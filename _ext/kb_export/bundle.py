@@ -129,14 +129,15 @@ def about(needs: NeedsFile, selected: dict[str, dict], source: Source, filter_te
 def export(needs_json: str | Path, outdir: str | Path, *, filter_text: str = "", base_url: str | None = None,
            source_dir: str | Path | None = None, sbom: bool = True, evidence: dict[str, str] | None = None,
            source: Source | None = None, trace: Trace | None = None,
-           attachments: list[str | Path] | None = None) -> dict:
+           attachments: list[str | Path] | None = None, sbom_cache: Path | None = None) -> dict:
     """Write the export into outdir (replaced as a whole); returns the manifest. ``evidence``:
     link type -> marker of the crosswalk's evidence levels (see crosswalk.py).
     ``source``: the commit, as source_of() gave it, for a caller that has it already.
     ``trace``: what covers a requirement (trace.py); without it no link counts as covering.
     ``attachments``: further files the bundle carries as they are (a device's SBOM and VEX),
     listed in the manifest and SHA256SUMS; a missing one, or one whose name an export file
-    has, stops the export."""
+    has, stops the export. ``sbom_cache``: where the SBOM of this environment is kept between
+    exports (sbom.py)."""
     trace = trace or Trace()
     attached = [Path(a) for a in attachments or []]
     for path in attached:
@@ -180,7 +181,8 @@ def export(needs_json: str | Path, outdir: str | Path, *, filter_text: str = "",
             (tmp / "needs.json").write_bytes(needs.raw)
         if sbom:
             sbom_writer.write(tmp / "sbom.cdx.json", source.epoch,
-                              f"{needs.project or 'sphinx-needs'} export at {source.commit or 'no commit'}")
+                              f"{needs.project or 'sphinx-needs'} export at {source.commit or 'no commit'}",
+                              cache=sbom_cache)
         for path in attached:
             shutil.copyfile(path, tmp / path.name)
         manifest = {"export": facts, "files": {p.name: {"sha256": sha256_file(p), "bytes": p.stat().st_size}

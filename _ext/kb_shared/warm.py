@@ -83,7 +83,7 @@ class WarmBuilds:
                 relative = Path(path).resolve().relative_to(self.confdir)
             except ValueError:
                 continue
-            if relative.as_posix() in CONFIGURATION_FILES or relative.parts[0] in CONFIGURATION_FOLDERS:
+            if relative.as_posix() in CONFIGURATION_FILES or set(relative.parts[:1]) & CONFIGURATION_FOLDERS:
                 return True
         return False
 

@@ -513,6 +513,32 @@ def test_sbom_is_valid_cyclonedx_of_the_toolchain(exported):
     assert bom["metadata"]["timestamp"][:19] == facts["source commit date"][:19]
 
 
+def test_a_kept_sbom_is_the_one_the_command_writes_and_is_kept_while_its_inputs_hold(tmp_path, monkeypatch):
+    """The site's build keeps the SBOM between exports (sbom.py): the same bytes as the command
+    writes; not run again while the environment, epoch and subject are the same; run again
+    when one of them changes."""
+    from kb_export import sbom
+
+    cache = tmp_path / "cache"
+    sbom.write(tmp_path / "fresh.json", 1600000000, "kb export at abc")
+    sbom.write(tmp_path / "first.json", 1600000000, "kb export at abc", cache=cache)
+    assert (tmp_path / "first.json").read_bytes() == (tmp_path / "fresh.json").read_bytes()
+    assert len(list(cache.iterdir())) == 1
+
+    def command_must_not_run(*args, **kwargs):
+        raise AssertionError("cyclonedx-py ran although the kept SBOM holds")
+
+    monkeypatch.setattr(sbom.subprocess, "run", command_must_not_run)
+    sbom.write(tmp_path / "kept.json", 1600000000, "kb export at abc", cache=cache)
+    assert (tmp_path / "kept.json").read_bytes() == (tmp_path / "fresh.json").read_bytes()
+    for epoch, subject in ((1600000001, "kb export at abc"), (1600000000, "kb export at def")):
+        with pytest.raises(AssertionError, match="ran although"):
+            sbom.write(tmp_path / "other.json", epoch, subject, cache=cache)
+    monkeypatch.setattr(sbom, "installed", lambda: (("kb-a-package-installed-since", "1.0"),))
+    with pytest.raises(AssertionError, match="ran although"):
+        sbom.write(tmp_path / "other.json", 1600000000, "kb export at abc", cache=cache)
+
+
 # ------------------------------------------------------------------ reproducible
 
 def test_two_exports_of_one_commit_are_byte_identical(needs_json, tmp_path):

@@ -31,11 +31,10 @@ import platform
 import shutil
 import sys
 import time
-from importlib import metadata
 from pathlib import Path
 
 from docutils import nodes
-from kb_export import FILES, ExportError, Source, Trace, export, exporter_digest, source_of, verify
+from kb_export import FILES, ExportError, Source, Trace, export, exporter_digest, sbom, source_of, verify
 from kb_export.bundle import sha256_file
 from kb_export.needs import types_of
 from kb_export.tables import plan
@@ -164,7 +163,7 @@ def run_export(app: Sphinx, needs_json: Path) -> str:
             return f"kb.publish.export: {EXPORT_DIR}/ is up to date (same needs.json, source and tools)"
         key_file.unlink(missing_ok=True)
         manifest = export(needs_json, outdir / EXPORT_DIR, base_url=base_url, source=source, evidence=markers,
-                          trace=model.trace, attachments=attached)
+                          trace=model.trace, attachments=attached, sbom_cache=Path(app.doctreedir) / "kb-sbom")
     except ExportError as e:
         raise ExtensionError(f"kb.publish.export: {e}") from None
     missing = sorted(set(expected_files(app)) - {*manifest["files"], "manifest.json", "SHA256SUMS"})
@@ -178,12 +177,11 @@ def run_export(app: Sphinx, needs_json: Path) -> str:
 def export_key(needs_json: Path, base_url: str, markers: dict[str, str], trace: Trace, source: Source,
                attached: list[Path] = ()) -> str:
     """A hash of everything the export's bytes depend on."""
-    tools = sorted({(d.metadata["Name"] or "", d.version) for d in metadata.distributions()})
     inputs = {"needs.json": sha256_file(needs_json), "base_url": base_url,
               "markers": markers, "trace": dataclasses.asdict(trace),
               "source": [source.commit, source.epoch, source.tree],
               "exporter": exporter_digest(), "python": [sys.executable, platform.python_version()],
-              "packages": tools, "signing key": os.environ.get(verify.SIGNING_KEY, ""),
+              "packages": sbom.installed(), "signing key": os.environ.get(verify.SIGNING_KEY, ""),
               "attached": [[p.name, sha256_file(p)] for p in attached]}
     return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
 

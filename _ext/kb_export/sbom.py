@@ -57,7 +57,9 @@ def write(path: Path, epoch: int, subject: str, cache: Path | None = None) -> No
         cache.mkdir(parents=True, exist_ok=True)
         for old in cache.glob("*.cdx.json"):  # one environment at a time
             old.unlink()
-        shutil.copyfile(path, kept)
+        partial = kept.with_suffix(".partial")  # a copy cut short is never taken for the SBOM
+        shutil.copyfile(path, partial)
+        os.replace(partial, kept)
 
 
 @functools.cache  # a process does not install packages while it exports

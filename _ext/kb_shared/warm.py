@@ -51,8 +51,8 @@ class WarmBuilds:
         from sphinx.cmd.build import get_parser
 
         self.argv = list(argv)
-        args = get_parser().parse_args(self.argv)
-        self.confdir = Path(args.confdir or args.sourcedir).resolve()
+        self.args = get_parser().parse_args(self.argv)  # sphinx-build's reading of them
+        self.confdir = Path(self.args.confdir or self.args.sourcedir).resolve()
         self.keeper: tuple[multiprocessing.Process, object] | None = None
 
     def build(self, changed_paths: Iterable[os.PathLike | str] = ()) -> int:
@@ -130,9 +130,9 @@ def keep(connection, argv: list[str]) -> None:
             connection.send(standby.wait_ready())
             continue
         status, modules = standby.build()
+        connection.send(status)  # the server reloads the page now; the next standby can wait
         import_modules(modules)
         standby = Standby(argv)
-        connection.send(status)
 
 
 def import_modules(names: list[str]) -> None:
@@ -236,21 +236,28 @@ def run_standby(argv: list[str], go: int, ready: int, report: int) -> int:
         if isinstance(exit.code, str):
             print(exit.code, file=sys.stderr)
         status = exit.code if isinstance(exit.code, int) else (0 if exit.code is None else 1)
-    if not told and status == 0:  # built without passing through Sphinx.build: before the edit
-        print("error: kb_shared.warm: sphinx-build no longer builds through Sphinx.build, so a "
-              "standby cannot wait for the edit; adapt _ext/kb_shared/warm.py", file=sys.stderr)
-        status = 2
     if not told:
-        # The start-up failed. It read the configuration (an edit to it starts a new keeper)
-        # and the last build's environment, not the edit: this is the answer to the next
-        # build asked for, shown then (or never, when the keeper quits first).
+        if status == 0:  # built without passing through Sphinx.build: before the edit
+            print("error: kb_shared.warm: sphinx-build no longer builds through Sphinx.build, so a "
+                  "standby cannot wait for the edit; adapt _ext/kb_shared/warm.py", file=sys.stderr)
+            status = 2
+        # Or the start-up failed. It read the configuration (an edit to it starts a new
+        # keeper) and the last build's environment, not the edit: either way this is the
+        # answer to the next build asked for, shown then (or never, when the keeper quits first).
         os.close(ready)
         if select.select([go], [], [], None)[0] and os.read(go, 1) == BUILD:
             release()
     sys.stdout.flush()
     sys.stderr.flush()
-    os.write(report, json.dumps([name for name in sys.modules if not name.startswith("__")]).encode())
+    write_all(report, json.dumps([name for name in sys.modules if not name.startswith("__")]).encode())
     return status
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """os.write writes what the file takes at once: a pipe may take part of it."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
 
 
 class HeldOutput:
@@ -268,6 +275,6 @@ class HeldOutput:
         (sys.stdout if self.fd == 1 else sys.stderr).flush()
         os.dup2(self.saved, self.fd)
         self.file.seek(0)
-        os.write(self.fd, self.file.read())
+        write_all(self.fd, self.file.read())
         self.file.close()
         self.file = None

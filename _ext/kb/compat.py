@@ -28,6 +28,7 @@ from pathlib import Path
 
 import furo
 import furo.navigation
+import sphinx.builders as sphinx_builders
 from docutils import nodes
 from sphinx.application import Sphinx
 from sphinx.builders import Builder
@@ -100,6 +101,43 @@ def drop_read_doctrees(env: BuildEnvironment) -> bool | None:
     had = bool(cache)
     cache.clear()
     return had
+
+
+#: kb.build.hygiene takes a doctree apart once Sphinx is done with it: a document read, once
+#: write_doctree has pickled it (the last thing read_doc does with it; Sphinx would keep it in
+#: env._write_doc_doctree_cache for the write unless write_doctree's private ``_cache`` says
+#: not to), and a page, once write_doc has written it (the last use in _write_docname, and in
+#: the writer processes of _write_parallel). The sources of the four are checked.
+DOCTREE_LIFE_SOURCES = {
+    "sphinx.builders.Builder.read_doc": (lambda: Builder.read_doc, "713040ca96af0e9e"),
+    "sphinx.builders.Builder.write_doctree": (lambda: Builder.write_doctree, "d1386c9b4273a999"),
+    "sphinx.builders._write_docname": (lambda: sphinx_builders._write_docname, "b15f93fe8a33c9ca"),
+    "sphinx.builders.Builder._write_parallel": (lambda: Builder._write_parallel, "3ea209a4e854b609"),
+}
+
+
+def hand_over_doctrees(builder: Builder, take: Callable[[nodes.document], None], *, pages: bool) -> None:
+    """Give ``take`` each doctree ``builder`` reads once it is pickled, instead of Sphinx
+    keeping it in memory until the write (which then loads the pickle, as an incremental or a
+    parallel build does), and with ``pages`` each page once it is written
+    (DOCTREE_LIFE_SOURCES)."""
+    write_doctree = builder.write_doctree
+
+    @functools.wraps(write_doctree)
+    def write_doctree_then_take(docname: str, doctree: nodes.document, *, _cache: bool = True) -> None:
+        write_doctree(docname, doctree, _cache=False)
+        take(doctree)
+
+    builder.write_doctree = write_doctree_then_take
+    if pages:
+        write_doc = builder.write_doc
+
+        @functools.wraps(write_doc)
+        def write_doc_then_take(docname: str, doctree: nodes.document) -> None:
+            write_doc(docname, doctree)
+            take(doctree)
+
+        builder.write_doc = write_doc_then_take
 
 
 def search_index_as_in_a_full_build() -> None:
@@ -589,6 +627,9 @@ def _checks() -> Iterator[tuple[str, Callable[[], bool]]]:
                lambda f=function, d=digest: _source_digest(f()) == d)
     for name, (function, digest) in PURGE_SOURCES.items():
         yield (f"{name} changed (kb.compat.purge_needs_of_documents_with_needs skips what it does not purge)",
+               lambda f=function, d=digest: _source_digest(f()) == d)
+    for name, (function, digest) in DOCTREE_LIFE_SOURCES.items():
+        yield (f"{name} changed (kb.build.hygiene takes apart the doctrees it is done with)",
                lambda f=function, d=digest: _source_digest(f()) == d)
     for name, (function, digest) in VALIDATION_SOURCES.items():
         yield (f"{name} changed (kb.build.validation reproduces what it does)",

@@ -128,6 +128,11 @@ def note_documents_read(app: Sphinx, env: BuildEnvironment, docnames: list[str])
     app.kb_documents_read = len(docnames)
 
 
+def documents_read(app: Sphinx) -> int:
+    """How many documents this build has read (0 before it reads)."""
+    return getattr(app, "kb_documents_read", 0)
+
+
 def decide(app: Sphinx, env: BuildEnvironment) -> None:
     """``env-updated``, after kb.build.rebuild: whether this build is settled."""
     app.kb_key = key = _key(app, env) if app.builder.format == "html" else None

@@ -54,10 +54,11 @@ Doctrees are taken apart once Sphinx is done with them (``take_apart`` empties e
 a document read, as soon as it is pickled, instead of being kept in memory until ``freeze``
 drops it, and a page, as soon as it is written. A doctree is cycles throughout (each node and
 its parent, each node and its document), so it outlives its last use until a full collection
-finds it; a page of 1,440 need boxes is millions of objects. Emptied, its nodes are freed by their reference count at once, and what
-full collections remain scan what is alive. At 10,000 needs a clean build spent 34.9 s of
-137.0 s in the collector, 12.4 s of 110.8 s with the doctrees taken apart, and its process
-peaked at 736 MB instead of 859 MB; the real site's clean build 3.1 s, 1.5 s.
+finds it; a page of 1,440 need boxes is millions of objects. Emptied, its nodes are freed by
+their reference count at once, and the full collections that remain scan what is alive. At
+10,000 needs a clean build spent 34.9 s of 137.0 s in the collector, 12.4 s of 110.8 s with
+the doctrees taken apart, and its process peaked at 736 MB instead of 859 MB; a clean build
+of the real site spent 3.1 s in the collector, 1.5 s with them taken apart.
 Only the ``html`` and ``dirhtml`` builders have their pages taken apart (the builders that
 write page by page through Sphinx's own write_documents); ``-D kb_take_apart_doctrees=0``
 keeps them whole (tests/ext/test_collection.py compares the pages both ways).

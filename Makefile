@@ -6,7 +6,9 @@ PYTHON      ?= python3
 VENV        := .venv
 VENVPY      := $(VENV)/bin/python
 SPHINXBUILD := $(VENV)/bin/sphinx-build
-SPHINXOPTS  ?= -W --keep-going -n
+# -j auto: a build that reads many documents uses every core; one that reads few (an edit)
+# runs in one process (kb.build.parallel)
+SPHINXOPTS  ?= -W --keep-going -n -j auto
 BUILDDIR    := _build
 STAMP       := $(VENV)/.installed-$(shell sha256sum requirements.lock 2>/dev/null | cut -c1-16)
 EXAMPLE     := examples/device-template

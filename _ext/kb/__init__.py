@@ -30,6 +30,7 @@ PARTS = (
     "kb.publish.export",
     "kb_shared.reproducible",
     "kb.build.hygiene",
+    "kb.build.parallel",
     "kb.build.accessible",
     "kb.build.navigation",
     "kb.views.crosswalk",

@@ -208,6 +208,9 @@ def run_standby(argv: list[str], go: int, ready: int, report: int) -> int:
     keeper says build. What it prints before is held back, then shown: a cold build's console."""
     held = [HeldOutput(1), HeldOutput(2)]
     told = False
+    # a fork of the keeper, which is the server's daemon process: the flag came with the fork,
+    # and multiprocessing refuses a daemon's children, which a parallel build (-j) starts
+    multiprocessing.current_process().daemon = False
 
     def release() -> None:
         for output in held:

@@ -55,6 +55,20 @@ def test_a_warm_build_writes_what_sphinx_build_writes(builds, tmp_path):
     assert pages(out) == pages(clean.outdir)
 
 
+def test_a_parallel_warm_build_writes_what_sphinx_build_writes(tmp_path):
+    """make serve passes -j auto: the standby, a fork of the server's daemon process, forks
+    Sphinx's workers (kb_serial_below=0: the fixture's few documents read in parallel too)."""
+    src = fixture_project("incremental", tmp_path)
+    warm = WarmBuilds([*serve_options(src, tmp_path / "warm"), "-j", "2", "-D", "kb_serial_below=0"])
+    try:
+        assert warm.build() == 0
+    finally:
+        warm.close()
+    clean = sphinx_build(src, tmp_path / "clean", "-D", "kb_export_in_build=0")
+    assert clean.returncode == 0, clean.output
+    assert pages(tmp_path / "warm") == pages(clean.outdir)
+
+
 def test_an_edit_to_the_configuration_starts_up_again(builds):
     src, out, warm = builds
     assert warm.build() == 0

@@ -5,6 +5,7 @@ pages are copied beside the project's conf.py, ubproject.toml and _ext/."""
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import re
@@ -93,6 +94,19 @@ def pages(outdir: Path) -> dict[str, str]:
     """Every HTML page of a build, with the random ids of need containers removed."""
     return {p.relative_to(outdir).as_posix(): re.sub(r"SNCB-[0-9a-f]{8}", "", p.read_text(encoding="utf-8"))
             for p in outdir.rglob("*.html")}
+
+
+def assert_same_pages(ours: Path, theirs: Path, names: tuple[str, str] = ("ours", "theirs")) -> None:
+    """Two builds wrote the same HTML pages, byte for byte (as ``pages`` reads them); if not,
+    which pages differ and the first one's difference, the builds called ``names``."""
+    mine, other = pages(ours), pages(theirs)
+    assert mine and sorted(mine) == sorted(other)
+    differ = [page for page in sorted(mine) if mine[page] != other[page]]
+    if differ:
+        first = differ[0]
+        diff = "\n".join(list(difflib.unified_diff(other[first].splitlines(), mine[first].splitlines(),
+                                                   names[1], names[0], lineterm=""))[:40])
+        pytest.fail(f"{len(differ)} pages differ from {names[1]}'s: {differ[:10]}\n{first}:\n{diff}")
 
 
 @pytest.fixture(scope="session")

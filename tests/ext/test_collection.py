@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT, fixture_project, pages, sphinx_build
+from conftest import ROOT, assert_same_pages, fixture_project, sphinx_build
 
 # Two builds in one process, the second incremental (its environment loaded from the first's
 # pickle). The process starts with its own settings: the collector off, other thresholds.
@@ -99,14 +99,10 @@ def test_doctrees_are_taken_apart_once_used_and_the_pages_are_the_same(tmp_path,
     # singlehtml, which writes one tree assembled from all of them
     assert apart["read_whole"] == 0
     assert apart["written_whole"] == (whole["written"] if builder == "singlehtml" else 0)
-    ours, kept = pages(tmp_path / "apart" / builder), pages(tmp_path / "whole" / builder)
-    assert ours and sorted(ours) == sorted(kept)
-    assert [page for page in sorted(ours) if ours[page] != kept[page]] == []
+    assert_same_pages(tmp_path / "apart" / builder, tmp_path / "whole" / builder, ("taken apart", "whole"))
 
 
 def test_every_page_of_the_site_is_the_same_with_its_doctrees_kept_whole(site, tmp_path):
     whole = sphinx_build(ROOT, tmp_path / "html", "-E", "-D", "kb_take_apart_doctrees=0")
     assert whole.returncode == 0, whole.output[-6000:]
-    ours, kept = pages(site.outdir), pages(whole.outdir)
-    assert sorted(ours) == sorted(kept)
-    assert [page for page in sorted(ours) if ours[page] != kept[page]] == []
+    assert_same_pages(site.outdir, whole.outdir, ("taken apart", "whole"))

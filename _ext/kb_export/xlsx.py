@@ -67,12 +67,11 @@ def write(sheets: list[Sheet], path: Path, when: datetime, title: str) -> None:
 
 def _worksheet(sheet: Sheet) -> tuple[str, list[str]]:
     """The sheet's XML and the targets of its hyperlinks (relationship rId1, rId2, ...)."""
-    width = len(sheet.columns)
-    letters = [column_letter(i) for i in range(1, width + 1)]
-    last = f"{letters[-1]}{len(sheet.rows) + 1}"
-    frozen = "A2" if sheet.title == "About" else "B2"
+    letters = [column_letter(i) for i in range(1, len(sheet.columns) + 1)]
+    last = "".join(map(str, _last_cell(sheet)))
+    # the header row frozen; on a table of needs, their ID column too
     pane = ('<pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/>'
-            '<selection pane="bottomLeft" activeCell="A2" sqref="A2"/>' if frozen == "A2" else
+            '<selection pane="bottomLeft" activeCell="A2" sqref="A2"/>' if sheet.title == "About" else
             '<pane xSplit="1" ySplit="1" topLeftCell="B2" activePane="bottomRight" state="frozen"/>'
             '<selection pane="topRight"/><selection pane="bottomLeft"/>'
             '<selection pane="bottomRight" activeCell="B2" sqref="B2"/>')
@@ -95,6 +94,11 @@ def _worksheet(sheet: Sheet) -> tuple[str, list[str]]:
     out.append('<pageMargins left="0.75" right="0.75" top="1" bottom="1" header="0.5" footer="0.5"/>'
                f'<pageSetup paperSize="{A4}" orientation="landscape" fitToWidth="1" fitToHeight="0"/></worksheet>')
     return "".join(out), links
+
+
+def _last_cell(sheet: Sheet) -> tuple[str, int]:
+    """The column and row of the sheet's last cell (the header row is row 1)."""
+    return column_letter(len(sheet.columns)), len(sheet.rows) + 1
 
 
 def _row(r: int, letters: list[str], values: list, first_style: int, style: int) -> str:
@@ -142,7 +146,8 @@ def _workbook(sheets: list[Sheet]) -> str:
     names = []
     for n, s in enumerate(sheets):
         quoted = "'" + s.title.replace("'", "''") + "'"
-        last = f"${column_letter(len(s.columns))}${len(s.rows) + 1}"
+        column, row = _last_cell(s)
+        last = f"${column}${row}"
         names.append(f'<definedName name="_xlnm._FilterDatabase" localSheetId="{n}" hidden="1">'
                      f'{escape(quoted)}!$A$1:{last}</definedName>')
         names.append(f'<definedName name="_xlnm.Print_Titles" localSheetId="{n}">{escape(quoted)}!$1:$1</definedName>')
